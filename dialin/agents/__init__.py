@@ -1,0 +1,1 @@
+"""LLM roles: coherence judge (and crowd), namer, K predictor, inspector."""

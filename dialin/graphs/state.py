@@ -1,0 +1,57 @@
+"""State of the discovery graph. Only indices travel in state; the workspace holds the rest."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from dialin.workspace import Workspace
+
+
+def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer: union of two dicts (right wins)."""
+    return {**(left or {}), **(right or {})}
+
+
+@dataclass
+class Context:
+    """Run context handed to every node (``graph.ainvoke(..., context=Context(ws))``)."""
+
+    workspace: Workspace
+
+
+class DiscoveryInput(TypedDict):
+    run_id: str
+    """The run this thread belongs to."""
+
+
+class DiscoveryState(TypedDict, total=False):
+    run_id: str
+    iteration: int
+    """Current iteration t (1-based)."""
+    unassigned: list[int]
+    """U_t: sentences not yet in a kept cluster."""
+    candidates: list[int]
+    """K values tried at this iteration."""
+    clusterings: dict[str, list[list[int]]]
+    """str(K) -> clusters of U_t for this iteration."""
+    verdicts: Annotated[dict[str, dict], merge_dicts]
+    """"t:K:c" -> verdict (a ``Verdict`` dump), written by the fanned-out judge."""
+    history: Annotated[list[dict], operator.add]
+    """One row per (iteration, K): good/bad clusters and sentences, ratio, score, chosen."""
+    accepted: Annotated[list[dict], operator.add]
+    """Kept good clusters: members, verdict, iteration, k."""
+    stop_reason: str
+    leftovers: list[int]
+    """Sentences still unassigned after leftover assignment."""
+    clusters: list[dict]
+    """Final clusters (after naming, role separation, merging)."""
+    merges: list[dict]
+    """Merges made (or refused by a reviewer)."""
+    result_revision: int
+
+
+class JudgeTask(TypedDict):
+    key: str
+    members: list[int]

@@ -1,0 +1,89 @@
+"""A run's result: clusters with evidence, a label for every input row, and its exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dialin.workspace import Workspace
+
+UNASSIGNED = "unassigned"
+
+
+def build_result(ws: "Workspace", clusters: list[dict], leftovers: list[int], history: list[dict],
+                 merges: list[dict], stop_reason: str) -> dict[str, Any]:
+    corpus = ws.corpus
+    unique_labels = [-1] * len(corpus.unique_texts)
+    out_clusters = []
+    row_counts = Counter(u for u in corpus.row_to_unique if u >= 0)
+    for cid, c in enumerate(clusters):
+        members = sorted(c["members"])
+        for i in members:
+            unique_labels[i] = cid
+        out_clusters.append({
+            "id": cid, "name": c["name"], "role": c.get("role"), "size": sum(row_counts[i] for i in members),
+            "n_unique": len(members), "members": members, "verdict": c.get("verdict"),
+            "iteration": c.get("iteration"), "k": c.get("k"), "joined": sorted(c.get("joined", [])),
+            "merged_from": c.get("merged_from", []), "cohesion": round(ws.cohesion(members), 4),
+        })
+    row_labels = [unique_labels[u] if u >= 0 else -1 for u in corpus.row_to_unique]
+    return {
+        "run_id": ws.run_id, "source": corpus.source, "clusters": out_clusters, "unassigned": sorted(leftovers),
+        "unique_texts": corpus.unique_texts, "unique_roles": corpus.unique_roles,
+        "row_to_unique": corpus.row_to_unique, "row_labels": row_labels, "gold_labels": corpus.labels,
+        "history": history, "merges": merges, "stop_reason": stop_reason,
+        "stats": {"rows": len(corpus), "unique": len(corpus.unique_texts), "clusters": len(out_clusters),
+                  "unassigned_unique": len(leftovers), "blank_rows": len(corpus.blank_rows),
+                  "llm_calls": ws.router.calls_made},
+    }
+
+
+def row_intents(result: dict[str, Any]) -> list[str]:
+    names = {c["id"]: c["name"] for c in result["clusters"]}
+    return [names.get(label, UNASSIGNED) for label in result["row_labels"]]
+
+
+def write_exports(result: dict[str, Any], out_dir: str | Path, row_texts: list[str] | None = None) -> dict[str, str]:
+    """clusters.jsonl (id, name, size, members, verdict evidence) and assignments.csv (every row)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = result["unique_texts"]
+    clusters_path = out / "clusters.jsonl"
+    with clusters_path.open("w", encoding="utf-8") as f:
+        for c in result["clusters"]:
+            row = {k: c[k] for k in ("id", "name", "role", "size", "n_unique", "cohesion", "iteration", "k")}
+            row["members"] = [texts[i] for i in c["members"]]
+            row["verdict"] = c["verdict"]
+            if c["verdict"] and c["verdict"].get("sample"):
+                row["verdict"] = dict(c["verdict"], sample=[texts[i] for i in c["verdict"]["sample"]])
+            row["merged_from"] = c["merged_from"]
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if result["unassigned"]:
+            f.write(json.dumps({"id": -1, "name": UNASSIGNED, "role": None, "size": None,
+                                "n_unique": len(result["unassigned"]),
+                                "members": [texts[i] for i in result["unassigned"]], "verdict": None},
+                               ensure_ascii=False) + "\n")
+    assign_path = out / "assignments.csv"
+    names = row_intents(result)
+    gold = result.get("gold_labels")
+    with assign_path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["row", "text", "intent_id", "intent"] + (["gold"] if gold else []))
+        for row, (u, label, name) in enumerate(zip(result["row_to_unique"], result["row_labels"], names)):
+            text = row_texts[row] if row_texts else (texts[u] if u >= 0 else "")
+            w.writerow([row, text, label, name] + ([gold[row]] if gold else []))
+    return {"clusters": str(clusters_path), "assignments": str(assign_path)}
+
+
+def summary_rows(result: dict[str, Any], limit: int = 40) -> list[tuple[Any, ...]]:
+    rows = []
+    for c in result["clusters"][:limit]:
+        v = c.get("verdict") or {}
+        p = v.get("p_good")
+        rows.append((c["id"], c["name"], c.get("role") or "", c["size"], v.get("label", ""),
+                     "" if p is None else f"{p:.2f}", v.get("source", "")))
+    return rows

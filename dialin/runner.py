@@ -1,0 +1,144 @@
+"""Running discovery: servers, embeddings, the store, the checkpointed graph, review.
+
+``run_discovery(corpus, config)`` is what ``dialin run`` and ``IntentDiscovery.fit``
+call. A run is a LangGraph thread (thread id = run id) checkpointed in SQLite beside
+the store, so ``resume=True`` continues a killed run where it stopped; the LLM call
+cache makes sure no answered call is paid twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from langgraph.types import Command
+
+from dialin.config import Config
+from dialin.data import Corpus
+from dialin.embed import make_embedder
+from dialin.errors import DialinError
+from dialin.llm import LLMRouter, run_sync
+from dialin.store import Store
+from dialin.workspace import Workspace
+
+EventHandler = Callable[[dict[str, Any]], None]
+ReviewHandler = Callable[[dict[str, Any]], Any]
+
+
+def corpus_fingerprint(corpus: Corpus) -> str:
+    h = hashlib.sha256()
+    for text, role in zip(corpus.unique_texts, corpus.unique_roles or [""] * len(corpus.unique_texts)):
+        h.update(f"{role}\x1f{text}\x1e".encode())
+    return h.hexdigest()[:16]
+
+
+def checkpoint_path(config: Config) -> Path:
+    store = config.store_path()
+    return store.with_name(store.stem + ".checkpoints.db")
+
+
+def local_base_urls(config: Config, start: bool = True) -> dict[str, str]:
+    """Base URLs of the `auto` endpoints, starting local llama.cpp servers when needed."""
+    if not any(ep.base_url == "auto" for ep in config.endpoints.values()):
+        return {}
+    from dialin.serve import ensure_servers
+
+    if not start:
+        return {}
+    return ensure_servers(config)
+
+
+def open_workspace(corpus: Corpus, config: Config, store: Store, run_id: str,
+                   base_urls: dict[str, str] | None = None, client_factory: Any = None) -> Workspace:
+    router = LLMRouter(config, store, run_id=run_id, base_urls=base_urls, client_factory=client_factory)
+    embedder = make_embedder(config.embedder, store)
+    X = embedder.encode(corpus.unique_texts)
+    return Workspace(config=config, store=store, router=router, corpus=corpus, X=X, embedder=embedder, run_id=run_id)
+
+
+async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None = None, resume: bool = False,
+                         on_event: EventHandler | None = None, on_review: ReviewHandler | None = None,
+                         base_urls: dict[str, str] | None = None, store: Store | None = None,
+                         client_factory: Any = None) -> dict[str, Any]:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from dialin.graphs.discovery import build_graph
+    from dialin.graphs.state import Context
+
+    store = store or Store(config.store_path())
+    fingerprint = corpus_fingerprint(corpus)
+    if resume:
+        if not run_id:
+            raise DialinError("--resume needs the run id to resume (see `dialin runs`)")
+        row = store.run(run_id)
+        if row["params"].get("fingerprint") != fingerprint:
+            raise DialinError(f"run {run_id} was made from different data ({row['data_path']}): resume it with "
+                              "the same file and columns, or start a new run without --resume")
+        config = Config.model_validate(row["config"])
+    else:
+        run_id = store.new_run(corpus.source, json.loads(config.model_dump_json()),
+                               {"fingerprint": fingerprint, "rows": len(corpus), "unique": len(corpus.unique_texts)},
+                               run_id=run_id)
+    assert run_id is not None
+    if base_urls is None:
+        base_urls = local_base_urls(config)
+    ws = open_workspace(corpus, config, store, run_id, base_urls, client_factory)
+    if on_event:
+        on_event({"stage": "embedded", "n": len(corpus.unique_texts), "run_id": run_id})
+    thread = {"configurable": {"thread_id": run_id}, "recursion_limit": 200,
+              "max_concurrency": max(4, 2 * sum(ep.max_concurrency for ep in config.endpoints.values()))}
+    ctx = Context(workspace=ws)
+    async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(config))) as saver:
+        graph = build_graph().compile(checkpointer=saver, name="dialin-discovery")
+        state = await graph.aget_state(thread)
+        payload: Any = None if (resume and state.values) else {"run_id": run_id}
+        store.set_status(run_id, "running")
+        while True:
+            interrupted = None
+            async for mode, chunk in graph.astream(payload, thread, context=ctx, stream_mode=["custom", "updates"]):
+                if mode == "custom" and on_event:
+                    on_event(chunk)
+                elif mode == "updates" and "__interrupt__" in chunk:
+                    interrupted = chunk["__interrupt__"][0].value
+            if interrupted is None:
+                break
+            if on_review is None:
+                store.set_status(run_id, "waiting for review")
+                raise DialinError(f"run {run_id} waits for a review ({interrupted['kind']}); review is on in the "
+                                  "config but no reviewer is attached: run it in a terminal, or set "
+                                  "method.review: false")
+            payload = Command(resume=on_review(interrupted))
+    store.set_status(run_id, "done")
+    return store.load_result(run_id)
+
+
+def run_discovery(corpus: Corpus, config: Config, **kwargs: Any) -> dict[str, Any]:
+    return run_sync(arun_discovery(corpus, config, **kwargs))
+
+
+_DEV_WORKSPACE: list[Workspace] = []
+
+
+def workspace_for_dev() -> Workspace:
+    """For `langgraph dev`, which cannot hand us a workspace: the corpus named by $DIALIN_DATA."""
+    import os
+
+    if _DEV_WORKSPACE:
+        return _DEV_WORKSPACE[0]
+
+    from dialin.config import load_config
+    from dialin.data import load_corpus
+
+    path = os.environ.get("DIALIN_DATA")
+    if not path:
+        raise DialinError("under `langgraph dev` set DIALIN_DATA to a corpus file (and DIALIN_TEXT_COL / "
+                          "DIALIN_ROLE_COL if needed); dialin run passes the workspace itself")
+    config = load_config()
+    corpus = load_corpus(path, text_col=os.environ.get("DIALIN_TEXT_COL", "text"),
+                         role_col=os.environ.get("DIALIN_ROLE_COL") or None)
+    store = Store(config.store_path())
+    run_id = store.new_run(path, json.loads(config.model_dump_json()), {"fingerprint": corpus_fingerprint(corpus)})
+    _DEV_WORKSPACE.append(open_workspace(corpus, config, store, run_id, local_base_urls(config)))
+    return _DEV_WORKSPACE[0]

@@ -1,0 +1,466 @@
+"""The local runtime: llama.cpp servers for endpoints whose ``base_url`` is ``auto``.
+
+Each server is ``python -m llama_cpp.server`` (llama-cpp-python's OpenAI-compatible
+server) in its own session, so it outlives the command that started it and later runs
+reuse it. Running servers are recorded in ``$DIALIN_HOME/servers/servers.json``; their
+output goes to ``$DIALIN_HOME/servers/NAME.log``.
+
+- ``start_server(name, endpoint, alias)`` starts one and waits until ``/v1/models`` answers.
+- ``running_servers()`` lists the recorded servers that are alive and answer.
+- ``ensure_servers(config)`` gives every ``auto`` endpoint a base_url, reusing a running
+  server that serves the same model file.
+- ``stop_servers(names)`` stops them (SIGTERM, then SIGKILL).
+
+A llama.cpp server holds one model and serves it under any ``model`` name; requests are
+served one at a time. Liveness checks use ``/openapi.json``, not ``/v1/models``: the latter
+waits for the model lock, and a request queued on it interrupts another client's stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from pydantic import BaseModel, Field
+
+from dialin.config import Config, EndpointConfig, dialin_home
+from dialin.errors import ConfigError, DialinError, EndpointUnreachable
+from dialin.models import model_path_for
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 3.0
+SERVER_MODULE = "llama_cpp.server"
+EXTRA_BUFTS_ENV = "DIALIN_LLAMA_EXTRA_BUFTS"
+
+# The server runs through this bootstrap instead of a bare ``-m llama_cpp.server``: a
+# llama.cpp built on a CPU that reports AMX (GGML_NATIVE) puts weights in ggml's AMX
+# "extra buffer", and on VMs that do not really support AMX the first matmul dies with a
+# general protection fault in ``ldtilecfg`` (the server answers /v1/models, then segfaults
+# on the first completion). Turning extra buffer types off avoids the AMX path (and the
+# CPU weight repacking, a modest speed loss). ``DIALIN_LLAMA_EXTRA_BUFTS``: ``auto``
+# (default: off when the build has AMX kernels), ``0`` (always off), ``1`` (leave on).
+_BOOTSTRAP = """\
+import ctypes, os, pathlib, runpy, sys
+import llama_cpp, llama_cpp.llama_cpp as _ll
+mode = os.environ.get("DIALIN_LLAMA_EXTRA_BUFTS", "auto").strip().lower()
+off = mode in ("0", "false", "off", "no")
+if mode == "auto":
+    try:
+        libdir = pathlib.Path(llama_cpp.__file__).parent / "lib"
+        lib = next(p for p in sorted(libdir.glob("*ggml-cpu*")) if ".so" in p.name or p.suffix in (".dylib", ".dll"))
+        off = bool(ctypes.CDLL(str(lib)).ggml_cpu_has_amx_int8())
+    except Exception:
+        off = False
+if off:
+    _default = _ll.llama_model_default_params
+    def _params():
+        params = _default()
+        params.use_extra_bufts = False
+        return params
+    _ll.llama_model_default_params = _params
+    print("dialin: llama.cpp extra buffer types (AMX, repack) disabled", file=sys.stderr, flush=True)
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+# Popen objects of the servers this process started, so they can be reaped (no zombies).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class ServerInfo(BaseModel):
+    """A llama.cpp server dialin started (one line of ``servers.json``)."""
+
+    name: str
+    """Server name: the endpoint name it was started for."""
+    pid: int
+    port: int
+    base_url: str
+    """OpenAI-compatible URL, ``http://127.0.0.1:PORT/v1``."""
+    model_path: str
+    """The GGUF file it serves."""
+    alias: str
+    """The ``--model_alias`` it was started with (any ``model`` name is served anyway)."""
+    started_at: datetime
+    n_ctx: int
+    n_threads: int
+    log_path: str | None = None
+    startup_s: float | None = Field(None, description="Seconds from launch to the first healthy answer.")
+
+
+# ------------------------------------------------------------------------------- state file
+
+def servers_dir() -> Path:
+    return dialin_home() / "servers"
+
+
+def state_path() -> Path:
+    """``$DIALIN_HOME/servers/servers.json``."""
+    return servers_dir() / "servers.json"
+
+
+@contextlib.contextmanager
+def _file_lock(name: str) -> Iterator[None]:
+    """An exclusive inter-process lock on ``servers/<name>`` (a no-op where fcntl is missing)."""
+    path = servers_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no locking
+        yield
+        return
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _state_lock() -> contextlib.AbstractContextManager[None]:
+    return _file_lock("servers.json.lock")
+
+
+def _load_state() -> dict[str, ServerInfo]:
+    try:
+        raw = json.loads(state_path().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {}  # unreadable: start afresh rather than refuse to serve
+    servers = raw.get("servers", []) if isinstance(raw, dict) else []
+    out: dict[str, ServerInfo] = {}
+    for item in servers:
+        try:
+            info = ServerInfo.model_validate(item)
+        except ValueError:
+            continue
+        out[info.name] = info
+    return out
+
+
+def _save_state(state: dict[str, ServerInfo]) -> None:
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"servers": [json.loads(s.model_dump_json()) for s in state.values()]}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".servers.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------- process checks
+
+def _pid_alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # a zombie still "exists" for kill(0)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_our_server(info: ServerInfo) -> bool:
+    """Whether ``info.pid`` is still a llama.cpp server on ``info.port`` (pids get reused)."""
+    try:
+        cmdline = Path(f"/proc/{info.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc (macOS): trust the pid
+    args = [a.decode(errors="replace") for a in cmdline]
+    return any(SERVER_MODULE in a for a in args) and str(info.port) in args
+
+
+def _alive(info: ServerInfo) -> bool:
+    return _pid_alive(info.pid) and _is_our_server(info)
+
+
+def _http_ok(url: str, timeout: float) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    try:
+        with opener.open(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _warm_up(base_url: str, timeout: float) -> str | None:
+    """One 1-token completion: None when it works, else why not (a build that only crashes
+    on the first matmul still answers /v1/models)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    body = json.dumps({"prompt": "Hello", "max_tokens": 1, "temperature": 0.0}).encode()
+    req = urllib.request.Request(f"{base_url}/completions", data=body,
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with opener.open(req, timeout=timeout) as resp:
+            json.load(resp)
+        return None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _answers(info: ServerInfo, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """The server's HTTP loop answers (without queueing on the model lock)."""
+    return _http_ok(f"http://{HOST}:{info.port}/openapi.json", timeout)
+
+
+def _log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if hasattr(os, "getpgid") and os.getpgid(pid) == pid:
+            os.killpg(pid, sig)  # started with start_new_session: the group is the server
+        else:
+            os.kill(pid, sig)
+
+
+def _terminate(pid: int, timeout_s: float) -> None:
+    """SIGTERM, wait up to ``timeout_s``, then SIGKILL; reap it if it is our child."""
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        _signal(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        deadline = time.monotonic() + 5.0
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    child = _children.pop(pid, None)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=1.0)
+
+
+def _check_runtime() -> None:
+    for module in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context"):
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(
+                f"the local runtime needs llama-cpp-python with its server extra ({module} is missing). "
+                "Install it with:\n  pip install 'llama-cpp-python[server]==0.3.36'\n"
+                "or point the endpoint's base_url at a running OpenAI-compatible server."
+            )
+
+
+# ------------------------------------------------------------------------------ public API
+
+def start_server(
+    name: str,
+    endpoint: EndpointConfig,
+    model_alias: str,
+    port: int | None = None,
+    log_dir: Path | None = None,
+    *,
+    startup_timeout_s: float = STARTUP_TIMEOUT_S,
+) -> ServerInfo:
+    """Start a llama.cpp server for ``endpoint``, wait until it answers, record it.
+
+    ``port`` None picks a free one. Output goes to ``log_dir/NAME.log`` (default
+    ``$DIALIN_HOME/servers``). Raises ``EndpointUnreachable`` with the log's tail when the
+    process dies or is not healthy within ``startup_timeout_s``.
+    """
+    _check_runtime()
+    model = model_path_for(endpoint)
+    with _state_lock():
+        existing = _load_state().get(name)
+    if existing is not None and _alive(existing):
+        raise DialinError(
+            f"a server named '{name}' is already running (pid {existing.pid}, {existing.base_url}, "
+            f"{existing.model_path}). Stop it first (stop_servers(['{name}']) / dialin serve --stop)."
+        )
+    if port is not None and not _port_free(port):
+        raise ConfigError(f"port {port} on {HOST} is in use: pick another or leave it unset for a free one")
+    n_threads = endpoint.n_threads or os.cpu_count() or 1
+    log_path = Path(log_dir or servers_dir()) / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    attempts = 1 if port is not None else 3  # a picked free port can be taken before the bind
+    for attempt in range(attempts):
+        chosen = port if port is not None else _free_port()
+        cmd = [sys.executable, "-c", _BOOTSTRAP, "--model", str(model), "--model_alias", model_alias,
+               "--host", HOST, "--port", str(chosen), "--n_ctx", str(endpoint.n_ctx),
+               "--n_threads", str(n_threads)]
+        t0 = time.monotonic()
+        with log_path.open("wb") as log:
+            log.write(f"$ python -c <dialin bootstrap of {SERVER_MODULE}> {' '.join(cmd[3:])}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        _children[proc.pid] = proc
+        base_url = f"http://{HOST}:{chosen}/v1"
+        deadline = t0 + startup_timeout_s
+        while True:
+            if proc.poll() is not None:
+                _children.pop(proc.pid, None)
+                tail = _log_tail(log_path)
+                if "address already in use" in tail.lower() and attempt + 1 < attempts:
+                    break  # retry on another port
+                raise EndpointUnreachable(
+                    f"llama.cpp server '{name}' exited with code {proc.returncode} while starting "
+                    f"(model {model}). Last lines of {log_path}:\n{tail}"
+                )
+            if _http_ok(f"{base_url}/models", timeout=1.0):
+                problem = _warm_up(base_url, timeout=max(deadline - time.monotonic(), 5.0))
+                if problem is not None:
+                    time.sleep(0.5)  # let a crashing process finish writing its log
+                    code = proc.poll()
+                    _terminate(proc.pid, STOP_TIMEOUT_S)
+                    status = f"exited with code {code}" if code is not None else "was stopped"
+                    raise EndpointUnreachable(
+                        f"llama.cpp server '{name}' answered /v1/models but a 1-token test completion "
+                        f"failed ({problem}); it {status} (model {model}). A negative code is a crash "
+                        f"signal (-11: segfault; try {EXTRA_BUFTS_ENV}=0). Last lines of {log_path}:\n"
+                        f"{_log_tail(log_path)}"
+                    )
+                info = ServerInfo(
+                    name=name, pid=proc.pid, port=chosen, base_url=base_url, model_path=str(model),
+                    alias=model_alias, started_at=datetime.now(timezone.utc), n_ctx=endpoint.n_ctx,
+                    n_threads=n_threads, log_path=str(log_path), startup_s=round(time.monotonic() - t0, 2),
+                )
+                with _state_lock():
+                    state = _load_state()
+                    state[name] = info
+                    _save_state(state)
+                return info
+            if time.monotonic() > deadline:
+                _terminate(proc.pid, STOP_TIMEOUT_S)
+                raise EndpointUnreachable(
+                    f"llama.cpp server '{name}' did not answer {base_url}/models within "
+                    f"{startup_timeout_s:.0f} s (model {model}); stopped it. Last lines of {log_path}:\n"
+                    f"{_log_tail(log_path)}"
+                )
+            time.sleep(0.2)
+    raise EndpointUnreachable(f"llama.cpp server '{name}': no free port after {attempts} tries; see {log_path}")
+
+
+def running_servers() -> list[ServerInfo]:
+    """Recorded servers whose process is alive and answers HTTP.
+
+    Entries whose process is gone (or whose pid now belongs to another program) are
+    removed from the state file. A live server that does not answer is left recorded, so
+    ``stop_servers`` can still stop it, but is not returned.
+    """
+    with _state_lock():
+        state = _load_state()
+        alive = {name: info for name, info in state.items() if _alive(info)}
+        if len(alive) != len(state):
+            _save_state(alive)
+    return [info for info in alive.values() if _answers(info)]
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)
+
+
+def _alias_for(config: Config, endpoint_name: str) -> str:
+    for role in config.roles.values():
+        if role.endpoint == endpoint_name:
+            return role.model
+    return endpoint_name
+
+
+def ensure_servers(config: Config, *, startup_timeout_s: float = STARTUP_TIMEOUT_S) -> dict[str, str]:
+    """A base_url for every ``auto`` endpoint: a running server with the same model, else a new one.
+
+    Returns endpoint name -> base_url (only the ``auto`` endpoints). A server recorded under
+    the endpoint's name but serving another model is left alone (another run may use it);
+    the new one is named ``NAME-2``, ``NAME-3``... A recorded server that is alive but does
+    not answer is stopped and replaced.
+    """
+    auto = {name: ep for name, ep in config.endpoints.items() if ep.base_url == "auto"}
+    if not auto:
+        return {}
+    urls: dict[str, str] = {}
+    with _file_lock("ensure.lock"):  # two runs starting at once must not both start a server
+        running = running_servers()
+        for name, endpoint in auto.items():
+            model = model_path_for(endpoint)
+            same = [s for s in running if _same_file(s.model_path, model)]
+            match = next((s for s in same if s.name == name), None) or (same[0] if same else None)
+            if match is not None:
+                urls[name] = match.base_url
+                continue
+            with _state_lock():
+                recorded = _load_state()
+            answering = {s.name for s in running}
+            stuck = [n for n, s in recorded.items() if n not in answering and _same_file(s.model_path, model)]
+            if stuck:
+                stop_servers(stuck)
+                recorded = {n: s for n, s in recorded.items() if n not in stuck}
+            server_name, n = name, 1
+            while server_name in recorded:
+                n += 1
+                server_name = f"{name}-{n}"
+            info = start_server(server_name, endpoint, _alias_for(config, name),
+                                startup_timeout_s=startup_timeout_s)
+            running.append(info)
+            urls[name] = info.base_url
+    return urls
+
+
+def stop_servers(names: list[str] | None = None, *, timeout_s: float = STOP_TIMEOUT_S) -> list[ServerInfo]:
+    """Stop recorded servers (all when ``names`` is None): SIGTERM, then SIGKILL after ``timeout_s``.
+
+    Returns the servers removed from the state file (names not recorded are ignored). A
+    pid that now belongs to another program is never signalled, only forgotten.
+    """
+    with _state_lock():
+        state = _load_state()
+        targets = [info for name, info in state.items() if names is None or name in names]
+        for info in targets:
+            if _alive(info):
+                _terminate(info.pid, timeout_s)
+            else:
+                _children.pop(info.pid, None)
+            state.pop(info.name, None)
+        _save_state(state)
+    return targets
