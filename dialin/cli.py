@@ -205,5 +205,22 @@ def doctor(config_path: str | None, as_json: bool, no_start: bool) -> None:
     sys.exit(0 if ok else 1)
 
 
+def _register_extensions() -> None:
+    """Commands that live in their own modules (measurement, inspection) join the group."""
+    import importlib
+
+    for module in ("dialin.cli_measure", "dialin.cli_inspect"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        for command in mod.COMMANDS:
+            main.add_command(command)
+
+
+_register_extensions()
+
 if __name__ == "__main__":
     main()

@@ -215,7 +215,7 @@ def _format_errors(err: ValidationError, source: str) -> str:
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
                 environ: dict[str, str] | None = None) -> Config:
     """Load a config: file (or defaults) < environment < explicit overrides."""
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = json.loads(Config().model_dump_json())
     source = "built-in defaults"
     path = path or (environ if environ is not None else os.environ).get("DIALIN_CONFIG")
     if path:

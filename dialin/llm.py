@@ -173,7 +173,7 @@ class LLMRouter:
 
     # -- calls ------------------------------------------------------------------
     async def complete(self, role_name: str, variables: dict[str, Any], *, choices: list[str] | None = None,
-                       schema: type[T] | None = None, stage: str | None = None) -> LLMResult:
+                       schema: type[T] | None = None, stage: str | None = None, cache: bool = True) -> LLMResult:
         role = self.role(role_name)
         ep = self.config.endpoints[role.endpoint]
         prompt = self.prompt(role)
@@ -183,7 +183,7 @@ class LLMRouter:
         log = {"run_id": self.run_id, "stage": stage or self.stage, "role": role_name, "endpoint": role.endpoint,
                "model": role.model, "prompt_id": prompt.id, "prompt_hash": prompt.hash, "cache_key": key,
                "messages": messages, "params": {k: v for k, v in request.items() if k != "messages"}}
-        hit = self.store.cache_get(key)
+        hit = self.store.cache_get(key) if cache else None
         if hit is not None:
             self.store.log_call(**log, base_url=self.base_urls.get(role.endpoint, ep.base_url), response=hit["text"],
                                 label_probs=hit.get("label_probs"), prompt_tokens=hit.get("prompt_tokens", 0),
@@ -201,12 +201,11 @@ class LLMRouter:
         latency = (time.perf_counter() - started) * 1000
         self.calls_made += 1
         record = _record(raw, choices, latency)
+        self.store.cache_put(key, record)
         self.store.log_call(**log, response=record["text"], label_probs=record.get("label_probs"),
                             prompt_tokens=record["prompt_tokens"], completion_tokens=record["completion_tokens"],
                             latency_ms=latency, cached=0)
-        result = self._finish(role_name, role, record, choices, schema, cached=False)
-        self.store.cache_put(key, record)
-        return result
+        return self._finish(role_name, role, record, choices, schema, cached=False)
 
     def complete_sync(self, role_name: str, variables: dict[str, Any], **kwargs: Any) -> LLMResult:
         return run_sync(self.complete(role_name, variables, **kwargs))

@@ -44,6 +44,8 @@ HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
 PROBE_TIMEOUT_S = 3.0
+# Several prompt tokens on purpose: a one-token prompt takes another matmul path than a batch.
+WARM_UP_PROMPT = "This is a short test of the local model server: it checks that a batch of prompt tokens can be read."
 SERVER_MODULE = "llama_cpp.server"
 EXTRA_BUFTS_ENV = "DIALIN_LLAMA_EXTRA_BUFTS"
 
@@ -206,6 +208,9 @@ def _http_ok(url: str, timeout: float) -> bool:
     try:
         with opener.open(url, timeout=timeout) as resp:
             return resp.status == 200
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return False
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
@@ -214,13 +219,16 @@ def _warm_up(base_url: str, timeout: float) -> str | None:
     """One 1-token completion: None when it works, else why not (a build that only crashes
     on the first matmul still answers /v1/models)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    body = json.dumps({"prompt": "Hello", "max_tokens": 1, "temperature": 0.0}).encode()
+    body = json.dumps({"prompt": WARM_UP_PROMPT, "max_tokens": 1, "temperature": 0.0}).encode()
     req = urllib.request.Request(f"{base_url}/completions", data=body,
                                  headers={"Content-Type": "application/json"}, method="POST")
     try:
         with opener.open(req, timeout=timeout) as resp:
             json.load(resp)
         return None
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return f"HTTP {exc.code}: {exc.reason}"
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return f"{type(exc).__name__}: {exc}"
 
@@ -290,6 +298,39 @@ def _check_runtime() -> None:
 
 # ------------------------------------------------------------------------------ public API
 
+def _wait_until_healthy(proc: subprocess.Popen[bytes], name: str, base_url: str, model: Path,
+                        log_path: Path, deadline: float, *, may_retry: bool) -> bool:
+    """Poll ``/v1/models``, then make one test completion. False: the port was taken, retry."""
+    while True:
+        if proc.poll() is not None:
+            _children.pop(proc.pid, None)
+            tail = _log_tail(log_path)
+            if may_retry and "address already in use" in tail.lower():
+                return False
+            raise EndpointUnreachable(
+                f"llama.cpp server '{name}' exited with code {proc.returncode} while starting "
+                f"(model {model}). Last lines of {log_path}:\n{tail}"
+            )
+        if _http_ok(f"{base_url}/models", timeout=1.0):
+            problem = _warm_up(base_url, timeout=max(deadline - time.monotonic(), 5.0))
+            if problem is None:
+                return True
+            time.sleep(0.5)  # let a crashing process finish writing its log
+            code = proc.poll()
+            status = f"exited with code {code}" if code is not None else "was stopped"
+            raise EndpointUnreachable(
+                f"llama.cpp server '{name}' answered /v1/models but a 1-token test completion failed "
+                f"({problem}); it {status} (model {model}). A negative code is a crash signal (-11: "
+                f"segfault; try {EXTRA_BUFTS_ENV}=0). Last lines of {log_path}:\n{_log_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise EndpointUnreachable(
+                f"llama.cpp server '{name}' did not answer {base_url}/models in time (model {model}); "
+                f"stopped it. Last lines of {log_path}:\n{_log_tail(log_path)}"
+            )
+        time.sleep(0.2)
+
+
 def start_server(
     name: str,
     endpoint: EndpointConfig,
@@ -302,8 +343,9 @@ def start_server(
     """Start a llama.cpp server for ``endpoint``, wait until it answers, record it.
 
     ``port`` None picks a free one. Output goes to ``log_dir/NAME.log`` (default
-    ``$DIALIN_HOME/servers``). Raises ``EndpointUnreachable`` with the log's tail when the
-    process dies or is not healthy within ``startup_timeout_s``.
+    ``$DIALIN_HOME/servers``). Healthy means ``/v1/models`` answers 200 and a 1-token
+    completion works. Raises ``EndpointUnreachable`` with the log's tail when the process
+    dies or is not healthy within ``startup_timeout_s`` (it is stopped then).
     """
     _check_runtime()
     model = model_path_for(endpoint)
@@ -323,59 +365,35 @@ def start_server(
     attempts = 1 if port is not None else 3  # a picked free port can be taken before the bind
     for attempt in range(attempts):
         chosen = port if port is not None else _free_port()
-        cmd = [sys.executable, "-c", _BOOTSTRAP, "--model", str(model), "--model_alias", model_alias,
-               "--host", HOST, "--port", str(chosen), "--n_ctx", str(endpoint.n_ctx),
-               "--n_threads", str(n_threads)]
+        args = ["--model", str(model), "--model_alias", model_alias, "--host", HOST, "--port", str(chosen),
+                "--n_ctx", str(endpoint.n_ctx), "--n_threads", str(n_threads)]
         t0 = time.monotonic()
         with log_path.open("wb") as log:
-            log.write(f"$ python -c <dialin bootstrap of {SERVER_MODULE}> {' '.join(cmd[3:])}\n".encode())
+            log.write(f"$ python -c <dialin bootstrap of {SERVER_MODULE}> {' '.join(args)}\n".encode())
             log.flush()
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, *args], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         _children[proc.pid] = proc
         base_url = f"http://{HOST}:{chosen}/v1"
-        deadline = t0 + startup_timeout_s
-        while True:
-            if proc.poll() is not None:
-                _children.pop(proc.pid, None)
-                tail = _log_tail(log_path)
-                if "address already in use" in tail.lower() and attempt + 1 < attempts:
-                    break  # retry on another port
-                raise EndpointUnreachable(
-                    f"llama.cpp server '{name}' exited with code {proc.returncode} while starting "
-                    f"(model {model}). Last lines of {log_path}:\n{tail}"
-                )
-            if _http_ok(f"{base_url}/models", timeout=1.0):
-                problem = _warm_up(base_url, timeout=max(deadline - time.monotonic(), 5.0))
-                if problem is not None:
-                    time.sleep(0.5)  # let a crashing process finish writing its log
-                    code = proc.poll()
-                    _terminate(proc.pid, STOP_TIMEOUT_S)
-                    status = f"exited with code {code}" if code is not None else "was stopped"
-                    raise EndpointUnreachable(
-                        f"llama.cpp server '{name}' answered /v1/models but a 1-token test completion "
-                        f"failed ({problem}); it {status} (model {model}). A negative code is a crash "
-                        f"signal (-11: segfault; try {EXTRA_BUFTS_ENV}=0). Last lines of {log_path}:\n"
-                        f"{_log_tail(log_path)}"
-                    )
-                info = ServerInfo(
-                    name=name, pid=proc.pid, port=chosen, base_url=base_url, model_path=str(model),
-                    alias=model_alias, started_at=datetime.now(timezone.utc), n_ctx=endpoint.n_ctx,
-                    n_threads=n_threads, log_path=str(log_path), startup_s=round(time.monotonic() - t0, 2),
-                )
-                with _state_lock():
-                    state = _load_state()
-                    state[name] = info
-                    _save_state(state)
-                return info
-            if time.monotonic() > deadline:
+        try:
+            healthy = _wait_until_healthy(proc, name, base_url, model, log_path, t0 + startup_timeout_s,
+                                          may_retry=attempt + 1 < attempts)
+        except BaseException:  # Ctrl-C included: never leave an unrecorded server behind
+            if proc.poll() is None:
                 _terminate(proc.pid, STOP_TIMEOUT_S)
-                raise EndpointUnreachable(
-                    f"llama.cpp server '{name}' did not answer {base_url}/models within "
-                    f"{startup_timeout_s:.0f} s (model {model}); stopped it. Last lines of {log_path}:\n"
-                    f"{_log_tail(log_path)}"
-                )
-            time.sleep(0.2)
+            raise
+        if not healthy:
+            continue
+        info = ServerInfo(
+            name=name, pid=proc.pid, port=chosen, base_url=base_url, model_path=str(model), alias=model_alias,
+            started_at=datetime.now(timezone.utc), n_ctx=endpoint.n_ctx, n_threads=n_threads,
+            log_path=str(log_path), startup_s=round(time.monotonic() - t0, 2),
+        )
+        with _state_lock():
+            state = _load_state()
+            state[name] = info
+            _save_state(state)
+        return info
     raise EndpointUnreachable(f"llama.cpp server '{name}': no free port after {attempts} tries; see {log_path}")
 
 
