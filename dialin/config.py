@@ -107,6 +107,8 @@ class MethodConfig(_Strict):
     """Cohesion below this is judged bad without the LLM (None = always ask the LLM)."""
     cascade_high: float | None = None
     """Cohesion above this is judged good without the LLM (None = always ask the LLM)."""
+    judge_budget: int | None = None
+    """Most LLM judgments per iteration; beyond it the cascade decides by cohesion (None = no cap)."""
     merge: bool = True
     merge_distance: Literal["geodesic", "cosine"] = "geodesic"
     merge_gate: Literal["probabilistic", "deterministic"] = "probabilistic"

@@ -115,3 +115,69 @@ def clustering_metrics(y_true: Labels, y_pred: Labels) -> dict[str, float | int]
         "n_clusters_true": int(len(np.unique(t))),
         "n_unassigned": int(n_unassigned),
     }
+
+
+# -- verdict-based metrics ----------------------------------------------------------------
+def goodness(verdicts: Sequence[str]) -> float:
+    """Percentage (0-100, 2 decimals) of clusters whose evaluator verdict is ``"good"``.
+
+    ``verdicts`` holds one label per final cluster (``"good"``/``"bad"``; anything else,
+    e.g. ``None`` for a failed call, counts as not good). The evaluator must not be a judge
+    used inside the loop: see ``dialin.evaluate.check_evaluator``.
+    """
+    if len(verdicts) == 0:
+        raise ValueError("goodness() needs at least one cluster verdict.")
+    return round(100.0 * sum(1 for v in verdicts if v == "good") / len(verdicts), 2)
+
+
+def roc_auc(y_good: Sequence[bool], scores: Sequence[float]) -> float | None:
+    """Area under the ROC curve of `scores` for the positive class ``good``.
+
+    None when only one class is present (AUC is undefined there).
+    """
+    y = np.asarray(y_good, dtype=bool)
+    if len(y) != len(scores):
+        raise ValueError(f"y_good and scores differ in length: {len(y)} vs {len(scores)}.")
+    if y.all() or not y.any():
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, np.asarray(scores, dtype=float)))
+
+
+def best_threshold(y_good: Sequence[bool], scores: Sequence[float]) -> float:
+    """The threshold t maximising accuracy of ``good = score >= t`` on these examples.
+
+    Candidates are midpoints between consecutive distinct scores plus both extremes;
+    ties go to the smallest such t.
+    """
+    y = np.asarray(y_good, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    if len(s) == 0:
+        raise ValueError("best_threshold() needs at least one example.")
+    u = np.unique(s)
+    cands = np.concatenate([[u[0] - 1e-9], (u[:-1] + u[1:]) / 2, [u[-1] + 1e-9]])
+    accs = [float(((s >= t) == y).mean()) for t in cands]
+    return float(cands[int(np.argmax(accs))])
+
+
+def heldout_accuracy(y_good: Sequence[bool], scores: Sequence[float],
+                     fold: Sequence[int]) -> tuple[float, list[float], np.ndarray]:
+    """Two-fold threshold accuracy: each example is scored with the threshold chosen on the other fold.
+
+    Returns (accuracy, [threshold chosen on fold 0, on fold 1], predicted good per example).
+    A fold with no examples leaves the other scored at its own best threshold (reported honestly
+    as in-sample by the caller when that happens).
+    """
+    y = np.asarray(y_good, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    f = np.asarray(fold, dtype=int)
+    pred = np.zeros(len(y), dtype=bool)
+    thresholds: list[float] = []
+    for k in (0, 1):
+        train = f == k
+        test = f != k
+        t = best_threshold(y[train], s[train]) if train.any() else best_threshold(y, s)
+        thresholds.append(t)
+        pred[test] = s[test] >= t
+    return float((pred == y).mean()), thresholds, pred

@@ -1,11 +1,12 @@
 """The local runtime: llama.cpp servers for endpoints whose ``base_url`` is ``auto``.
 
-Each server is ``python -m llama_cpp.server`` (llama-cpp-python's OpenAI-compatible
-server) in its own session, so it outlives the command that started it and later runs
-reuse it. Running servers are recorded in ``$DIALIN_HOME/servers/servers.json``; their
+Each server is llama-cpp-python's OpenAI-compatible server (``llama_cpp.server``, run
+through a small bootstrap, see ``_BOOTSTRAP``) in its own session, so it outlives the
+command that started it and later runs reuse it. Running servers are recorded in ``$DIALIN_HOME/servers/servers.json``; their
 output goes to ``$DIALIN_HOME/servers/NAME.log``.
 
-- ``start_server(name, endpoint, alias)`` starts one and waits until ``/v1/models`` answers.
+- ``start_server(name, endpoint, alias)`` starts one and waits until ``/v1/models`` answers
+  and a 1-token test completion works.
 - ``running_servers()`` lists the recorded servers that are alive and answer.
 - ``ensure_servers(config)`` gives every ``auto`` endpoint a base_url, reusing a running
   server that serves the same model file.
@@ -44,6 +45,7 @@ HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
 PROBE_TIMEOUT_S = 3.0
+SLOW_PROBE_TIMEOUT_S = 15.0  # last chance before ensure_servers replaces a silent server
 # Several prompt tokens on purpose: a one-token prompt takes another matmul path than a batch.
 WARM_UP_PROMPT = "This is a short test of the local model server: it checks that a batch of prompt tokens can be read."
 SERVER_MODULE = "llama_cpp.server"
@@ -426,13 +428,41 @@ def _alias_for(config: Config, endpoint_name: str) -> str:
     return endpoint_name
 
 
+def _reusable(name: str, model: Path, running: list[ServerInfo]) -> ServerInfo | None:
+    """A server already serving ``model``: one that answers (same name first), else a recorded
+    one that is only slow to answer. Recorded servers of this model that stay silent are stopped."""
+    same = [s for s in running if _same_file(s.model_path, model)]
+    match = next((s for s in same if s.name == name), None) or (same[0] if same else None)
+    if match is not None:
+        return match
+    with _state_lock():
+        recorded = _load_state()
+    answering = {s.name for s in running}
+    silent = [s for s in recorded.values() if s.name not in answering and _same_file(s.model_path, model)]
+    patient = next((s for s in silent if _answers(s, timeout=SLOW_PROBE_TIMEOUT_S)), None)
+    if patient is None and silent:
+        stop_servers([s.name for s in silent])
+    return patient
+
+
+def _free_name(name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``... when a live server already holds it."""
+    with _state_lock():
+        taken = set(_load_state())
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
 def ensure_servers(config: Config, *, startup_timeout_s: float = STARTUP_TIMEOUT_S) -> dict[str, str]:
     """A base_url for every ``auto`` endpoint: a running server with the same model, else a new one.
 
     Returns endpoint name -> base_url (only the ``auto`` endpoints). A server recorded under
     the endpoint's name but serving another model is left alone (another run may use it);
-    the new one is named ``NAME-2``, ``NAME-3``... A recorded server that is alive but does
-    not answer is stopped and replaced.
+    the new one is named ``NAME-2``, ``NAME-3``... A recorded server of the same model that
+    is alive but does not answer within 15 s is stopped and replaced.
     """
     auto = {name: ep for name, ep in config.endpoints.items() if ep.base_url == "auto"}
     if not auto:
@@ -441,26 +471,12 @@ def ensure_servers(config: Config, *, startup_timeout_s: float = STARTUP_TIMEOUT
     with _file_lock("ensure.lock"):  # two runs starting at once must not both start a server
         running = running_servers()
         for name, endpoint in auto.items():
-            model = model_path_for(endpoint)
-            same = [s for s in running if _same_file(s.model_path, model)]
-            match = next((s for s in same if s.name == name), None) or (same[0] if same else None)
-            if match is not None:
-                urls[name] = match.base_url
-                continue
-            with _state_lock():
-                recorded = _load_state()
-            answering = {s.name for s in running}
-            stuck = [n for n, s in recorded.items() if n not in answering and _same_file(s.model_path, model)]
-            if stuck:
-                stop_servers(stuck)
-                recorded = {n: s for n, s in recorded.items() if n not in stuck}
-            server_name, n = name, 1
-            while server_name in recorded:
-                n += 1
-                server_name = f"{name}-{n}"
-            info = start_server(server_name, endpoint, _alias_for(config, name),
-                                startup_timeout_s=startup_timeout_s)
-            running.append(info)
+            info = _reusable(name, model_path_for(endpoint), running)
+            if info is None:
+                info = start_server(_free_name(name), endpoint, _alias_for(config, name),
+                                    startup_timeout_s=startup_timeout_s)
+            if info not in running:
+                running.append(info)
             urls[name] = info.base_url
     return urls
 

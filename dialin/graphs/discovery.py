@@ -18,9 +18,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
 from dialin.agents.namer import disambiguate
-from dialin.agents.verdicts import Verdict
 from dialin.graphs.state import Context, DiscoveryInput, DiscoveryState, JudgeTask
 from dialin.result import build_result
+from dialin.tools.cascade import triage
 from dialin.tools.leftovers import assign_leftovers
 from dialin.tools.registry import (cluster_indices, judge_indices, merge_names, name_indices, propose_ks,
                                    separate)
@@ -87,23 +87,23 @@ async def propose_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[st
 
 def cluster(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]:
     ws = _ws(runtime)
+    t = state["iteration"]
     U = state["unassigned"]
     clusterings = {str(k): cluster_indices(ws, U, k) for k in state["candidates"]}
-    _emit(runtime, stage="cluster", iteration=state["iteration"],
-          total=len({cluster_key(state["iteration"], c) for cs in clusterings.values() for c in cs}))
-    return {"clusterings": clusterings}
+    unique = {cluster_key(t, c): c for cs in clusterings.values() for c in cs}
+    decided, to_judge = triage(ws, unique)
+    _emit(runtime, stage="cluster", iteration=t, total=len(to_judge), cascade=len(decided))
+    return {"clusterings": clusterings, "to_judge": to_judge,
+            "verdicts": {k: v.model_dump() for k, v in decided.items()}}
 
 
 def fan_out(state: DiscoveryState) -> list[Send] | str:
-    seen: dict[str, list[int]] = {}
-    for clusters in state["clusterings"].values():
-        for members in clusters:
-            key = cluster_key(state["iteration"], members)
-            if key not in seen and key not in state.get("verdicts", {}):
-                seen[key] = members
-    if not seen:
+    """One judge task per cluster the cascade left to the LLM (identical clusters once)."""
+    done = state.get("verdicts", {})
+    todo = {k: v for k, v in state.get("to_judge", {}).items() if k not in done}
+    if not todo:
         return "select_k"
-    return [Send("judge_cluster", JudgeTask(key=k, members=v)) for k, v in seen.items()]
+    return [Send("judge_cluster", JudgeTask(key=k, members=v)) for k, v in todo.items()]
 
 
 async def judge_cluster(task: JudgeTask, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class DiscoveryState(TypedDict, total=False):
     """K values tried at this iteration."""
     clusterings: dict[str, list[list[int]]]
     """str(K) -> clusters of U_t for this iteration."""
+    to_judge: dict[str, list[int]]
+    """Clusters of this iteration the LLM judges (key -> members); the cascade decided the rest."""
     verdicts: Annotated[dict[str, dict], merge_dicts]
     """"t:K:c" -> verdict (a ``Verdict`` dump), written by the fanned-out judge."""
     history: Annotated[list[dict], operator.add]

@@ -96,16 +96,8 @@ def sample_indices(ws: Workspace, indices: list[int], n: int | None = None, stra
 
 async def judge_indices(ws: Workspace, indices: list[int], roles: list[str] | None = None,
                         stage: str = "judge") -> Verdict:
-    """Verdict on one cluster: cascade rules first (when configured), then the judge or crowd."""
-    m = ws.config.method
+    """The judge's (or the crowd's) verdict on one cluster, from a sample of its sentences."""
     coh = ws.cohesion(indices)
-    cascade = m.cascade_low is not None or m.cascade_high is not None
-    if cascade and len(indices) == 1:
-        return Verdict(label="good", p_good=1.0, source="cascade", cohesion=coh, sample=list(indices))
-    if m.cascade_high is not None and coh >= m.cascade_high:
-        return Verdict(label="good", p_good=None, source="cascade", cohesion=coh)
-    if m.cascade_low is not None and coh <= m.cascade_low:
-        return Verdict(label="bad", p_good=None, source="cascade", cohesion=coh)
     picked = sample_indices(ws, indices)
     verdict = await judge_sample(ws.router, roles or ws.config.judges(), ws.texts(picked),
                                  aggregation=ws.config.crowd.aggregation, stage=stage)

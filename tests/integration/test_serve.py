@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -79,16 +80,16 @@ def test_start_call_reuse_stop(tmp_path: Path) -> None:
             assert resp.status == 200
             assert [m["id"] for m in json.load(resp)["data"]] == ["smol-judge"]
 
-        client = openai.OpenAI(base_url=info.base_url, api_key="not-needed", max_retries=0, timeout=60)
-        reply = client.chat.completions.create(
-            model="smol-judge",
-            messages=[{"role": "user", "content": "Is 'refund my card' a coherent intent? Answer good or bad."}],
-            max_tokens=2,
-            temperature=0.0,
-            logprobs=True,
-            top_logprobs=5,
-            extra_body={"grammar": 'root ::= "good" | "bad"'},
-        )
+        with openai.OpenAI(base_url=info.base_url, api_key="not-needed", max_retries=0, timeout=60) as client:
+            reply = client.chat.completions.create(
+                model="smol-judge",
+                messages=[{"role": "user", "content": "Is 'refund my card' a coherent intent? Answer good or bad."}],
+                max_tokens=2,
+                temperature=0.0,
+                logprobs=True,
+                top_logprobs=5,
+                extra_body={"grammar": 'root ::= "good" | "bad"'},
+            )
         choice = reply.choices[0]
         assert choice.message.content in ("good", "bad")
         assert choice.logprobs is not None and choice.logprobs.content
@@ -129,6 +130,26 @@ def test_ensure_starts_one_server_per_model(tmp_path: Path) -> None:
     finally:
         stopped = stop_servers()
     assert all(_pid_gone(s.pid) for s in stopped)
+
+
+@needs_smollm2
+@needs_server
+def test_same_name_other_model_gets_its_own_server(tmp_path: Path) -> None:
+    first = start_server("local", _config().endpoints["local"], "smol")
+    try:
+        copy = tmp_path / "copy.gguf"
+        shutil.copyfile(first.model_path, copy)  # another file: another model as far as dialin knows
+        config = _config()
+        config.endpoints["local"].model_path = str(copy)
+        urls = ensure_servers(config)
+        servers = {s.name: s for s in running_servers()}
+        assert set(servers) == {"local", "local-2"}  # the first one is left alone
+        assert servers["local"].pid == first.pid
+        assert urls == {"local": servers["local-2"].base_url}
+        assert servers["local-2"].model_path == str(copy.resolve())
+    finally:
+        stopped = stop_servers()
+    assert len(stopped) == 2 and all(_pid_gone(s.pid) for s in stopped)
 
 
 @needs_server

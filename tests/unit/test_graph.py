@@ -86,3 +86,84 @@ def test_second_run_on_same_store_is_served_from_cache(tmp_path):
 def test_scores_both_work(tmp_path, score):
     result, *_ = run(tmp_path, score=score)
     assert result["clusters"]
+
+
+def test_estimator_front_door(tmp_path):
+    from dialin import IntentDiscovery
+
+    texts, labels = make_corpus()
+    fake = FakeChat(oracle_responder(dict(zip(texts, labels))))
+    config = fake_config(tmp_path)
+    est = IntentDiscovery(config=config)
+    assert est.config is config  # __init__ only stores
+    est.fit(texts + [texts[0]], base_urls={}, client_factory=factory(fake))
+    assert est.labels_.shape == (len(texts) + 1,)
+    assert est.labels_[-1] == est.labels_[0]
+    assert {i.name for i in est.intents_} == set(TOPICS)
+    assert est.run_id_ == est.result_["run_id"]
+
+
+def test_graph_structure_is_pinned():
+    from pathlib import Path
+
+    from dialin.graphs.discovery import graph
+
+    snapshot = Path(__file__).parent / "snapshots" / "discovery.mmd"
+    mermaid = graph.get_graph().draw_mermaid()
+    if not snapshot.exists():  # first run writes it; review and commit it
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_text(mermaid)
+    assert mermaid == snapshot.read_text(), "graph structure changed: update tests/unit/snapshots/discovery.mmd"
+
+
+def test_cascade_and_budget_bound_llm_judgments(tmp_path):
+    result, fake, store, labels = run(tmp_path, cascade_low=0.05, cascade_high=0.9, judge_budget=3)
+    judge_calls = [c for c in store.calls(result["run_id"]) if c["role"] == "judge"]
+    iterations = {h["iteration"] for h in result["history"]}
+    assert 0 < len(judge_calls) <= 3 * len(iterations)
+    sources = {c["verdict"]["source"] for c in result["clusters"] if c["verdict"]}
+    assert "cascade" in sources or "llm" in sources
+
+
+def test_role_column_keeps_clusters_role_pure(tmp_path):
+    texts, labels = make_corpus()
+    roles = ["customer" if i % 2 == 0 else "agent" for i in range(len(texts))]
+    gold = dict(zip(texts, labels))
+    fake = FakeChat(oracle_responder(gold))
+    result = run_discovery(corpus_from_texts(texts, roles=roles), fake_config(tmp_path), base_urls={},
+                           client_factory=factory(fake))
+    unique_roles = result["unique_roles"]
+    for c in result["clusters"]:
+        assert {unique_roles[i] for i in c["members"]} == {c["role"]}
+    assert {c["role"] for c in result["clusters"]} == {"customer", "agent"}
+
+
+def test_review_pauses_and_applies_the_reviewers_answers(tmp_path):
+    texts, labels = make_corpus()
+    gold = dict(zip(texts, labels))
+    fake = FakeChat(oracle_responder(gold))
+    config = fake_config(tmp_path, review=True, review_band=[0.0, 1.0], merge=True)
+    seen = []
+
+    def reviewer(request):
+        seen.append(request["kind"])
+        if request["kind"] == "verdicts":
+            return {item["key"]: "bad" for item in request["items"]}  # overrule every verdict
+        return {"accept": []}
+
+    result = run_discovery(corpus_from_texts(texts), config, base_urls={}, client_factory=factory(fake),
+                           on_review=reviewer)
+    assert seen and seen[0] == "verdicts"
+    # every verdict of the chosen K overruled to bad: nothing kept, everything left unassigned
+    assert result["clusters"] == [] and result["stop_reason"] == "no good cluster at the best K"
+    assert len(result["unassigned"]) == len(set(texts))
+
+
+def test_review_without_a_reviewer_stops_with_a_clear_message(tmp_path):
+    from dialin.errors import DialinError
+
+    texts, labels = make_corpus()
+    fake = FakeChat(oracle_responder(dict(zip(texts, labels))))
+    config = fake_config(tmp_path, review=True, review_band=[0.0, 1.0])
+    with pytest.raises(DialinError, match="waits for a review"):
+        run_discovery(corpus_from_texts(texts), config, base_urls={}, client_factory=factory(fake))

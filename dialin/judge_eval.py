@@ -1,0 +1,285 @@
+"""How good is a coherence judge? ``dialin judge-eval``: accuracy, AUC, cost, per difficulty.
+
+Every judge role (and the crowd, when ``config.crowd`` has members) answers on the same
+gold-labelled test clusters (``dialin.judge_sets``) through the real LLM layer, so calls
+are logged (under a ``judge-eval-...`` id: ``dialin cost ID`` shows them) and cached.
+
+Reported per judge: accuracy of its good/bad answer; AUC of P(good) where the endpoint
+gives logprobs; ``acc_heldout``: accuracy when good = P(good) >= t with t chosen on the
+other half of the test clusters (two folds, stratified by difficulty), which corrects a
+biased but informative judge without fitting t on the clusters it is scored on.
+
+The embedding-only baseline ``cohesion`` (mean pairwise cosine of all members) has no
+answer of its own: its AUC is threshold-free and its accuracy is the held-out one.
+The namer check names the good test clusters and asks whether the name's embedding is
+nearer to its cluster's gold label than to every other gold label string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any, Callable
+
+import numpy as np
+
+from dialin.agents.crowd import aggregate
+from dialin.agents.judge import judge_one
+from dialin.agents.namer import name_sample
+from dialin.agents.verdicts import Vote
+from dialin.config import Config
+from dialin.cost import call_totals
+from dialin.data import Corpus
+from dialin.embed import make_embedder
+from dialin.errors import DataError, LLMCallError
+from dialin.judge_sets import DIFFICULTIES, GROUPS, TestCluster, build_test_set, fold_of
+from dialin.llm import LLMRouter
+from dialin.metrics import heldout_accuracy, roc_auc
+from dialin.store import Store
+from dialin.tools.leftovers import cohesion
+from dialin.tools.sampling import sample as sample_fn
+
+Tick = Callable[[], None]
+
+
+def unique_labels(corpus: Corpus) -> list[str]:
+    """The gold label of each unique sentence (its first row's label)."""
+    if corpus.labels is None:
+        raise DataError(f"{corpus.source}: judge-eval needs gold labels: pass --label-col")
+    out: list[str | None] = [None] * len(corpus.unique_texts)
+    for row, u in enumerate(corpus.row_to_unique):
+        if u >= 0 and out[u] is None:
+            out[u] = corpus.labels[row]
+    return [lab or "" for lab in out]
+
+
+def score_answers(tests: list[TestCluster], labels: list[str | None], p_good: list[float | None],
+                  fold: np.ndarray) -> dict[str, Any]:
+    """Accuracy, AUC (overall and per group), held-out-threshold accuracy, per-difficulty rows."""
+    y = np.array([t.gold == "good" for t in tests])
+    answered = np.array([lab is not None for lab in labels])
+    correct = np.array([lab == t.gold for lab, t in zip(labels, tests)])
+    has_p = all(p is not None for p in p_good) and len(p_good) > 0
+    p = np.array([np.nan if v is None else v for v in p_good], dtype=float)
+    out: dict[str, Any] = {
+        "n": len(tests), "answered": int(answered.sum()),
+        "accuracy": round(float(correct.mean()), 4) if len(tests) else None,
+        "says_good": round(float(np.mean([lab == "good" for lab in labels])), 4) if len(tests) else None,
+        "auc": None, "acc_heldout": None, "thresholds": None, "auc_by_group": {},
+    }
+    pred = None
+    if has_p:
+        out["auc"] = _round(roc_auc(y, p))
+        acc, thresholds, pred = heldout_accuracy(y, p, fold)
+        out["acc_heldout"], out["thresholds"] = round(acc, 4), [round(t, 4) for t in thresholds]
+        for group, members in GROUPS.items():
+            sel = np.array([t.difficulty in members for t in tests])
+            if sel.any():
+                out["auc_by_group"][group] = _round(roc_auc(y[sel], p[sel]))
+    per: dict[str, Any] = {}
+    for d in DIFFICULTIES:
+        sel = np.array([t.difficulty == d for t in tests])
+        if not sel.any():
+            continue
+        per[d] = {"n": int(sel.sum()), "accuracy": round(float(correct[sel].mean()), 4),
+                  "mean_p_good": round(float(np.nanmean(p[sel])), 4) if has_p else None}
+        if pred is not None:
+            per[d]["acc_heldout"] = round(float((pred[sel] == y[sel]).mean()), 4)
+    out["per_difficulty"] = per
+    return out
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def cohesion_baseline(tests: list[TestCluster], X: np.ndarray, fold: np.ndarray) -> dict[str, Any]:
+    scores = np.array([cohesion(X, list(t.members)) for t in tests])
+    y = np.array([t.gold == "good" for t in tests])
+    acc, thresholds, pred = heldout_accuracy(y, scores, fold)
+    row = score_answers(tests, ["good" if g else "bad" for g in pred], list(scores), fold)
+    row["accuracy"] = None  # no answer of its own: only the held-out threshold accuracy means something
+    row["says_good"] = round(float(pred.mean()), 4)
+    for d in row["per_difficulty"].values():
+        d["accuracy"] = None
+        d["mean_cohesion"] = d.pop("mean_p_good")
+    return {"name": "cohesion", "kind": "embedding", "model": "mean pairwise cosine", **row,
+            "calls": 0, "cached": 0, "made": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0,
+            "latency_ms_mean": None}
+
+
+async def _judge_all(router: LLMRouter, roles: list[str], shown: list[list[str]],
+                     tick: Tick | None) -> dict[str, list[Vote | None]]:
+    async def one(role: str, texts: list[str]) -> Vote | None:
+        try:
+            return await judge_one(router, role, texts, stage="judge_eval")
+        except LLMCallError:
+            return None  # logged with its error; scored as no answer
+        finally:
+            if tick:
+                tick()
+
+    votes = await asyncio.gather(*(one(r, s) for r in roles for s in shown))
+    return {r: list(votes[i * len(shown):(i + 1) * len(shown)]) for i, r in enumerate(roles)}
+
+
+def _role_row(name: str, kind: str, model: str, tests: list[TestCluster], votes: list[Vote | None],
+              fold: np.ndarray) -> dict[str, Any]:
+    labels = [v.label if v else None for v in votes]
+    p = [v.p_good if v else None for v in votes]
+    return {"name": name, "kind": kind, "model": model, **score_answers(tests, labels, p, fold)}
+
+
+async def _namer_check(router: LLMRouter, embedder: Any, tests: list[TestCluster], shown: list[list[str]],
+                       gold_names: list[str], tick: Tick | None) -> dict[str, Any]:
+    idx = [i for i, t in enumerate(tests) if t.gold == "good"]
+
+    async def one(i: int) -> str | None:
+        try:
+            return await name_sample(router, shown[i], stage="namer_eval")
+        except LLMCallError:
+            return None
+        finally:
+            if tick:
+                tick()
+
+    names = await asyncio.gather(*(one(i) for i in idx))
+    ok = [(i, n) for i, n in zip(idx, names) if n]
+    if not ok:
+        return {"n": 0, "top1": None, "top5": None, "chance": round(1 / len(gold_names), 4), "examples": []}
+    G = embedder.encode([g.replace("_", " ") for g in gold_names])
+    E = embedder.encode([n.replace("-", " ").replace("_", " ") for _, n in ok])
+    sims = E @ G.T
+    ranks, examples = [], []
+    for row, (i, name) in enumerate(ok):
+        gold = tests[i].intents[0]
+        order = np.argsort(-sims[row])
+        rank = int(np.flatnonzero(np.array(gold_names)[order] == gold)[0]) + 1
+        ranks.append(rank)
+        if len(examples) < 12:
+            examples.append({"name": name, "gold": gold, "nearest": gold_names[int(order[0])], "rank": rank,
+                             "difficulty": tests[i].difficulty})
+    r = np.array(ranks)
+    return {"n": len(ok), "failed": len(idx) - len(ok), "top1": round(float((r == 1).mean()), 4),
+            "top5": round(float((r <= 5).mean()), 4), "mean_rank": round(float(r.mean()), 2),
+            "chance": round(1 / len(gold_names), 4), "labels": len(gold_names), "examples": examples}
+
+
+async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: list[str] | None = None,
+                      n: int = 20, per_difficulty: int = 20, seed: int = 0, namer: bool = True,
+                      base_urls: dict[str, str] | None = None, client_factory: Any = None,
+                      tick_factory: Callable[[int, str], Tick] | None = None) -> dict[str, Any]:
+    """Build the test set, ask every judge role (and the crowd), score them and the baselines."""
+    started = time.perf_counter()
+    crowd = list(config.crowd.members)
+    roles = list(dict.fromkeys((roles or ["judge"]) + crowd))
+    for r in roles + (["namer"] if namer else []):
+        if r not in config.roles:
+            raise DataError(f"role '{r}' is not in the config (roles: {', '.join(config.roles)})")
+    labels = unique_labels(corpus)
+    embedder = make_embedder(config.embedder, store)
+    X = embedder.encode(corpus.unique_texts)
+    tests, skipped = build_test_set(labels, X, n=n, per_difficulty=per_difficulty, seed=seed)
+    if not tests:
+        raise DataError(f"no test cluster could be built from {corpus.source}: {skipped}")
+    fold = fold_of(tests, seed)
+    m = config.method
+    shown = [[corpus.unique_texts[i] for i in (t.members if len(t.members) <= n else
+                                                 sample_fn(X, t.members, n=n, strategy=m.sampling, seed=seed))]
+             for t in tests]
+    run_id = time.strftime("judge-eval-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    if base_urls is None:
+        from dialin.runner import local_base_urls
+
+        base_urls = local_base_urls(config)
+    router = LLMRouter(config, store, run_id=run_id, base_urls=base_urls, client_factory=client_factory)
+    tick = tick_factory(len(roles) * len(tests), "judging") if tick_factory else None
+    votes = await _judge_all(router, roles, shown, tick)
+    rows = []
+    for r in roles:
+        row = _role_row(r, "role", config.roles[r].model, tests, votes[r], fold)
+        rows.append(row | _cost(store, run_id, role=r))
+    if len(crowd) >= 2:
+        agg = [aggregate([v for v in vs if v], config.crowd.aggregation) if all(vs) else None
+               for vs in zip(*(votes[r] for r in crowd))]
+        row = {"name": "crowd", "kind": "crowd", "model": "+".join(crowd),
+               **score_answers(tests, [a.label if a else None for a in agg],
+                               [a.p_good if a else None for a in agg], fold)}
+        costs = [_cost(store, run_id, role=r) for r in crowd]
+        rows.append(row | {k: sum(c[k] or 0 for c in costs) for k in costs[0] if k != "latency_ms_mean"}
+                    | {"latency_ms_mean": None})
+    rows.append(cohesion_baseline(tests, X, fold))
+    namer_out = None
+    if namer:
+        ntick = tick_factory(sum(t.gold == "good" for t in tests), "naming") if tick_factory else None
+        gold_names = sorted(set(labels))
+        namer_out = await _namer_check(router, embedder, tests, shown, gold_names, ntick)
+        namer_out |= _cost(store, run_id, role="namer")
+    return {
+        "run_id": run_id, "data": corpus.source, "rows": len(corpus), "unique": len(corpus.unique_texts),
+        "intents": len(set(labels)), "n": n, "per_difficulty": per_difficulty, "seed": seed,
+        "sampling": m.sampling, "embedder": embedder.name,
+        "set": {d: {"clusters": sum(t.difficulty == d for t in tests),
+                    "good": sum(t.difficulty == d and t.gold == "good" for t in tests)}
+                for d in DIFFICULTIES if any(t.difficulty == d for t in tests)},
+        "skipped": skipped, "judges": rows, "namer": namer_out,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def _cost(store: Store, run_id: str, role: str) -> dict[str, Any]:
+    t = call_totals(store, run_id, role=role)
+    return {"calls": t["calls"], "cached": t["cached"], "made": t["made"], "errors": t["errors"],
+            "prompt_tokens": t["prompt_tokens"], "completion_tokens": t["completion_tokens"],
+            "latency_ms_mean": t["latency_ms_mean"]}
+
+
+def judge_eval(corpus: Corpus, config: Config, store: Store, **kwargs: Any) -> dict[str, Any]:
+    from dialin.llm import run_sync
+
+    return run_sync(ajudge_eval(corpus, config, store, **kwargs))
+
+
+def format_report(rep: dict[str, Any]) -> str:
+    """The human-readable judge-eval report."""
+    sizes = ", ".join(f"{d} {v['clusters']}" for d, v in rep["set"].items())
+    lines = [f"judge-eval on {rep['data']}: {rep['unique']} unique sentences, {rep['intents']} intents; "
+             f"{sum(v['clusters'] for v in rep['set'].values())} test clusters of n={rep['n']} ({sizes}); "
+             f"sampling {rep['sampling']}, seed {rep['seed']}; calls logged as {rep['run_id']}"]
+    for d, why in rep["skipped"].items():
+        lines.append(f"  skipped {d}: {why}")
+    lines.append(f"{'judge':<16} {'acc':>5} {'AUC':>5} {'acc@t':>6} {'good%':>6} {'calls':>6} {'cached':>6} "
+                 f"{'prompt_tok':>10} {'compl_tok':>9} {'s/call':>6}")
+    for r in rep["judges"]:
+        lat = r["latency_ms_mean"]
+        lines.append(f"{r['name'][:16]:<16} {_f(r['accuracy']):>5} {_f(r['auc']):>5} {_f(r['acc_heldout']):>6} "
+                     f"{_f(r['says_good']):>6} {r['calls']:>6} {r['cached']:>6} {r['prompt_tokens']:>10} "
+                     f"{r['completion_tokens']:>9} {'-' if lat is None else f'{lat / 1000:.2f}':>6}")
+    diffs = list(rep["set"])
+    lines.append("accuracy per difficulty (cohesion: held-out threshold):")
+    lines.append(f"{'judge':<16} " + " ".join(f"{d[:13]:>13}" for d in diffs))
+    for r in rep["judges"]:
+        cells = []
+        for d in diffs:
+            v = r["per_difficulty"].get(d, {})
+            cells.append(_f(v.get("accuracy") if v.get("accuracy") is not None else v.get("acc_heldout")))
+        lines.append(f"{r['name'][:16]:<16} " + " ".join(f"{c:>13}" for c in cells))
+    aucs = [f"{r['name']}: " + ", ".join(f"{g} {_f(a)}" for g, a in r["auc_by_group"].items())
+            for r in rep["judges"] if r["auc_by_group"]]
+    if aucs:
+        lines.append("AUC by group (random = pure vs random mixtures; hard = pure vs nearest-intent mixtures):")
+        lines.extend("  " + a for a in aucs)
+    nm = rep.get("namer")
+    if nm and nm["n"]:
+        lines.append(f"namer: {nm['n']} good clusters named; the name is nearest its gold label for "
+                     f"{_f(nm['top1'])} (top-5 {_f(nm['top5'])}, mean rank {nm['mean_rank']} of {nm['labels']}; "
+                     f"chance {_f(nm['chance'])})")
+        for e in nm["examples"][:6]:
+            lines.append(f"  {e['name']:<34} gold {e['gold']!r:<30} nearest {e['nearest']!r} (rank {e['rank']})")
+    lines.append(f"wall time {rep['wall_s']} s. acc@t: P(good) >= t, t chosen on the other half of the clusters.")
+    return "\n".join(lines)
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
