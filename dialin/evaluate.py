@@ -96,6 +96,7 @@ async def agoodness(result: dict[str, Any], config: Config, store: Store, *, see
     Calls are logged under the run's id with stage ``evaluate`` (``dialin cost RUN`` shows them apart).
     """
     from dialin.agents.judge import judge_one
+    from dialin.judge_eval import EndpointGates
     from dialin.llm import LLMRouter
 
     loop_config = Config.model_validate(store.run(result["run_id"])["config"])
@@ -109,18 +110,18 @@ async def agoodness(result: dict[str, Any], config: Config, store: Store, *, see
     router = LLMRouter(config, store, run_id=result["run_id"], base_urls=base_urls, client_factory=client_factory)
     n = config.method.n_sentences
     texts = result["unique_texts"]
+    gate = EndpointGates(config)
 
     async def one(c: dict[str, Any]) -> dict[str, Any]:
         members = list(c["members"])
         shown = members if len(members) <= n else random.Random(f"{seed}:{c['id']}").sample(members, n)
+        row = {"id": c["id"], "name": c["name"], "size": c["size"], "label": None, "p_good": None}
         try:
-            vote = await judge_one(router, EVALUATOR, [texts[i] for i in shown], stage="evaluate")
-            label, p = vote.label, vote.p_good
+            async with gate(EVALUATOR):
+                vote = await judge_one(router, EVALUATOR, [texts[i] for i in shown], stage="evaluate")
         except LLMCallError as exc:
-            label, p = None, None
-            return {"id": c["id"], "name": c["name"], "size": c["size"], "label": label, "p_good": p,
-                    "error": str(exc)}
-        return {"id": c["id"], "name": c["name"], "size": c["size"], "label": label, "p_good": p}
+            return row | {"error": str(exc)}
+        return row | {"label": vote.label, "p_good": vote.p_good}
 
     per = list(await asyncio.gather(*(one(c) for c in result["clusters"])))
     labels = [v["label"] for v in per]

@@ -109,11 +109,32 @@ def cohesion_baseline(tests: list[TestCluster], X: np.ndarray, fold: np.ndarray)
             "latency_ms_mean": None}
 
 
+class EndpointGates:
+    """One semaphore per endpoint, sized like the router's, taken before a call is handed over.
+
+    The router times a call from the moment it is sent to its own semaphore; queueing here
+    instead keeps the logged latency a per-call service time.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._sems: dict[str, asyncio.Semaphore] = {}
+
+    def __call__(self, role: str) -> asyncio.Semaphore:
+        endpoint = self.config.roles[role].endpoint
+        if endpoint not in self._sems:
+            self._sems[endpoint] = asyncio.Semaphore(self.config.endpoints[endpoint].max_concurrency)
+        return self._sems[endpoint]
+
+
 async def _judge_all(router: LLMRouter, roles: list[str], shown: list[list[str]],
                      tick: Tick | None) -> dict[str, list[Vote | None]]:
+    gate = EndpointGates(router.config)
+
     async def one(role: str, texts: list[str]) -> Vote | None:
         try:
-            return await judge_one(router, role, texts, stage="judge_eval")
+            async with gate(role):
+                return await judge_one(router, role, texts, stage="judge_eval")
         except LLMCallError:
             return None  # logged with its error; scored as no answer
         finally:
@@ -134,10 +155,12 @@ def _role_row(name: str, kind: str, model: str, tests: list[TestCluster], votes:
 async def _namer_check(router: LLMRouter, embedder: Any, tests: list[TestCluster], shown: list[list[str]],
                        gold_names: list[str], tick: Tick | None) -> dict[str, Any]:
     idx = [i for i, t in enumerate(tests) if t.gold == "good"]
+    gate = EndpointGates(router.config)
 
     async def one(i: int) -> str | None:
         try:
-            return await name_sample(router, shown[i], stage="namer_eval")
+            async with gate("namer"):
+                return await name_sample(router, shown[i], stage="namer_eval")
         except LLMCallError:
             return None
         finally:
