@@ -172,7 +172,8 @@ def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int =
 
 def format_table(rep: dict[str, Any]) -> str:
     lines = [f"bench on {rep['data']}: {rep['rows_scored']} rows ({rep['unique']} unique), {rep['intents']} gold "
-             f"intents; embedder {rep['embedder']} ({rep['embed_s']} s); seed {rep['seed']}",
+             f"intents; embedder {rep['embedder']} (embedding took {rep['embed_s']} s, cache included); "
+             f"seed {rep['seed']}",
              f"{'method':<16} {'NMI':>6} {'ACC':>6} {'ARI':>6} {'#clu':>5} {'unass':>5} {'calls':>6} {'cached':>6} "
              f"{'prompt_tok':>10} {'compl_tok':>9} {'wall_s':>7}"]
     for r in rep["table"]:
@@ -182,6 +183,8 @@ def format_table(rep: dict[str, Any]) -> str:
     for r in rep["table"]:
         if r["method"] == "silhouette":
             lines.append(f"silhouette chose K = {r['k']}")
+        if r.get("run_id"):
+            lines.append(f"{r['method']}: run {r['run_id']} (dialin eval / dialin cost RUN)")
     lines.append("calls and tokens count every call a run asked for (cache hits included); "
                  "'cached' of them came from the cache.")
     return "\n".join(lines)

@@ -58,6 +58,8 @@ class EndpointConfig(_Strict):
     max_retries: int = Field(3, ge=0)
     n_ctx: int = Field(4096, ge=256)
     n_threads: int | None = None
+    server_args: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """For ``auto``: extra llama_cpp.server flags, e.g. ``{logits_all: false}`` (faster, no logprobs)."""
 
     @model_validator(mode="after")
     def _auto_needs_model(self) -> "EndpointConfig":
@@ -93,21 +95,21 @@ class MethodConfig(_Strict):
     clustering: Literal["kmeans", "agglomerative", "gmm"] = "agglomerative"
     k_candidates: list[int] | None = None
     """First iteration's K values; default: a grid around sqrt(n/2)."""
-    k_grid_size: int = Field(5, ge=1)
+    k_grid_size: int = Field(3, ge=1)
     use_k_predictor: bool = True
     """From iteration 2 on, ask the k_predictor role (when configured) which K to try."""
-    max_iterations: int = Field(3, ge=1)
+    max_iterations: int = Field(2, ge=1)
     min_unassigned: int = Field(20, ge=0)
     """Stop when fewer sentences are left unassigned."""
     sampling: Literal["random", "convex"] = "convex"
-    n_sentences: int = Field(20, ge=2)
+    n_sentences: int = Field(10, ge=2)
     score: Literal["ratio", "balanced"] = "ratio"
     """K choice: the paper's sentence ratio, or a variant that resists over-fragmentation."""
-    cascade_low: float | None = None
+    cascade_low: float | None = 0.35
     """Cohesion below this is judged bad without the LLM (None = always ask the LLM)."""
-    cascade_high: float | None = None
+    cascade_high: float | None = 0.7
     """Cohesion above this is judged good without the LLM (None = always ask the LLM)."""
-    judge_budget: int | None = None
+    judge_budget: int | None = 24
     """Most LLM judgments per iteration; beyond it the cascade decides by cohesion (None = no cap)."""
     merge: bool = True
     merge_distance: Literal["geodesic", "cosine"] = "geodesic"
@@ -125,13 +127,15 @@ class MethodConfig(_Strict):
 
 
 def _default_endpoints() -> dict[str, EndpointConfig]:
+    # logits_all false: 3-5x faster prompts on CPU (measured), at the price of no logprobs locally
     return {"local": EndpointConfig(base_url="auto", backend="llamacpp", model_path="bundled:qwen2.5-coder-0.5b",
-                                    max_concurrency=1)}
+                                    max_concurrency=1, server_args={"logits_all": False})}
 
 
 def _default_roles() -> dict[str, RoleConfig]:
     return {
-        "judge": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="judge", max_tokens=2),
+        "judge": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="judge", max_tokens=2,
+                            logprobs=False),
         "namer": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="namer", max_tokens=24,
                             logprobs=False),
         "k_predictor": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="k_predictor",
@@ -159,6 +163,11 @@ class Config(_Strict):
             if role.endpoint not in self.endpoints:
                 known = ", ".join(sorted(self.endpoints)) or "none"
                 raise ValueError(f"roles.{name}.endpoint '{role.endpoint}' is not in endpoints (known: {known})")
+        for name, role in self.roles.items():
+            ep = self.endpoints[role.endpoint]
+            if role.logprobs and ep.backend == "llamacpp" and ep.server_args.get("logits_all") is False:
+                raise ValueError(f"roles.{name}.logprobs is true but endpoint '{role.endpoint}' runs with "
+                                 "server_args.logits_all: false, which gives no logprobs: set one of them")
         for member in self.crowd.members:
             if member not in self.roles:
                 raise ValueError(f"crowd member '{member}' is not a role: add it under roles")

@@ -191,14 +191,13 @@ class LLMRouter:
             return self._finish(role_name, role, hit, choices, schema, cached=True)
         url = self.base_url(role.endpoint)
         log["base_url"] = url
-        started = time.perf_counter()
+        timing: dict[str, float] = {}
         try:
-            raw = await self._send(role.endpoint, ep, url, request)
+            raw = await self._send(role.endpoint, ep, url, request, timing)
         except Exception as exc:
-            self.store.log_call(**log, error=f"{type(exc).__name__}: {exc}",
-                                latency_ms=(time.perf_counter() - started) * 1000)
+            self.store.log_call(**log, error=f"{type(exc).__name__}: {exc}", latency_ms=timing.get("ms"))
             raise
-        latency = (time.perf_counter() - started) * 1000
+        latency = timing["ms"]
         self.calls_made += 1
         record = _record(raw, choices, latency)
         self.store.cache_put(key, record)
@@ -210,14 +209,20 @@ class LLMRouter:
     def complete_sync(self, role_name: str, variables: dict[str, Any], **kwargs: Any) -> LLMResult:
         return run_sync(self.complete(role_name, variables, **kwargs))
 
-    async def _send(self, endpoint: str, ep: EndpointConfig, url: str, request: dict[str, Any]) -> Any:
+    async def _send(self, endpoint: str, ep: EndpointConfig, url: str, request: dict[str, Any],
+                    timing: dict[str, float]) -> Any:
+        """One call with retries; ``timing["ms"]`` is the time the endpoint took (queueing excluded)."""
         client, sem = self._client(endpoint)
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with sem:
-                    return await client.chat.completions.create(**request)
+                    started = time.perf_counter()
+                    try:
+                        return await client.chat.completions.create(**request)
+                    finally:
+                        timing["ms"] = (time.perf_counter() - started) * 1000
             except RETRYABLE as exc:
                 if attempt > ep.max_retries:
                     if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):

@@ -369,6 +369,8 @@ def start_server(
         chosen = port if port is not None else _free_port()
         args = ["--model", str(model), "--model_alias", model_alias, "--host", HOST, "--port", str(chosen),
                 "--n_ctx", str(endpoint.n_ctx), "--n_threads", str(n_threads)]
+        for flag, value in endpoint.server_args.items():
+            args += [f"--{flag}", str(value).lower() if isinstance(value, bool) else str(value)]
         t0 = time.monotonic()
         with log_path.open("wb") as log:
             log.write(f"$ python -c <dialin bootstrap of {SERVER_MODULE}> {' '.join(args)}\n".encode())

@@ -10,9 +10,9 @@ from langchain_core.outputs import ChatResult
 from pydantic import Field
 
 
-def tool_call(name: str, call_id: str = "call-1", **args: Any) -> AIMessage:
+def tool_call(tool: str, call_id: str = "call-1", /, **args: Any) -> AIMessage:
     """An assistant message that asks for one tool."""
-    return AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id, "type": "tool_call"}])
+    return AIMessage("", tool_calls=[{"name": tool, "args": args, "id": call_id, "type": "tool_call"}])
 
 
 class ScriptedChatModel(GenericFakeChatModel):

@@ -14,7 +14,12 @@ NAME_RE = re.compile(r"^[a-z]+-[a-z0-9]+(?:_[a-z0-9]+)*$")
 
 
 class IntentName(BaseModel):
-    name: str = Field(description="action-objective, e.g. report-lost_card")
+    action: str = Field(description="one verb: inquire, report, request, cancel, provide, confirm, ...")
+    objective: str = Field(description="what it is about, words joined by underscores, e.g. lost_card")
+
+    @property
+    def name(self) -> str:
+        return f"{self.action}-{self.objective}"
 
 
 def normalise_name(raw: str) -> str:

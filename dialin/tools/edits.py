@@ -111,11 +111,11 @@ def split(result: Result, cid: int, k: int, X: np.ndarray, method: str = "agglom
     members = c["members"]
     if len(members) < 2:
         raise DialinError(f"cluster {cid} has {len(members)} unique utterance(s): nothing to split")
+    if len(np.unique(np.round(X[members], 6), axis=0)) < 2:
+        raise DialinError(f"cluster {cid} cannot be split: its utterances embed to the same point")
     labels = cluster_fn(X[members], k, method=method, seed=seed)  # type: ignore[arg-type]
     groups = [[members[i] for i in range(len(members)) if labels[i] == g] for g in range(int(labels.max()) + 1)]
     groups = [g for g in groups if g]
-    if len(groups) < 2:
-        raise DialinError(f"cluster {cid} cannot be split: its utterances embed to the same point")
     first = next_id(out)
     new_ids = list(range(first, first + len(groups)))
     parts = []

@@ -113,13 +113,14 @@ async def name_indices(ws: Workspace, indices: list[int], stage: str = "name") -
 async def propose_ks(ws: Workspace, n_unassigned: int, history: list[dict], center: int | None = None) -> list[int]:
     """LLM-predicted K values (when a k_predictor role is configured), topped up from the grid."""
     m = ws.config.method
-    size = m.k_grid_size
+    grid = k_grid(n_unassigned, m.k_grid_size, center)
     predicted: list[int] = []
     if history and m.use_k_predictor and ws.router.has_role("k_predictor"):
-        predicted = await predict_k(ws.router, history, n_unassigned, top=size)
-    grid = k_grid(n_unassigned, size, center)
-    out = list(dict.fromkeys(predicted + grid))
-    return sorted(out[:max(size, len(predicted))])
+        predicted = await predict_k(ws.router, history, n_unassigned, top=m.k_grid_size)
+    # predictions join the grid when plausible (within 4x of its span): a weak predictor cannot derail K
+    lo, hi = max(2, min(grid) // 4), max(grid) * 4
+    extra = [k for k in predicted if lo <= k <= hi and k not in grid][:2]
+    return sorted(grid + extra)
 
 
 def merge_names(ws: Workspace, names: list[str], theta: float | None = None, tau: float | None = None,

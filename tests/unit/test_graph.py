@@ -33,7 +33,8 @@ def fake_config(tmp_path, **method):
         "store": str(tmp_path / "store.db"),
         "embedder": {"kind": "toy"},
         "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "llamacpp"}},
-        "method": {"k_candidates": [2, 4, 6], "max_iterations": 2, "min_unassigned": 2, **method},
+        "method": {"k_candidates": [2, 4, 6], "max_iterations": 2, "min_unassigned": 2, "cascade_low": None,
+                   "cascade_high": None, "judge_budget": None, **method},
     })
 
 
