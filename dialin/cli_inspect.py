@@ -35,14 +35,14 @@ def chat_cmd(run_id: str, config_path: str | None, thread_id: str | None) -> Non
               help="HTML file to write (default: dialin-report-RUN_ID.html here).")
 @click.option("--revision", type=int, default=None, help="Report this revision (default: the latest).")
 @click.option("--projection", type=click.Choice(["auto", "pca", "tsne"]), default="auto", show_default=True,
-              help="2-D map: t-SNE (auto: up to 3,000 points) or PCA.")
+              help="2-D map: t-SNE (auto: up to 3,500 points, ~20 s for 3,000) or PCA (instant).")
 @click.option("--max-points", type=int, default=5000, show_default=True, help="At most this many points on the map.")
 @click.option("--no-map", is_flag=True, help="Skip the map (no embedder is loaded).")
 @click.option("--json", "as_json", is_flag=True, help="Print {run_id, revision, path} as JSON.")
 def report_cmd(run_id: str, config_path: str | None, out: str | None, revision: int | None, projection: str,
                max_points: int, no_map: bool, as_json: bool) -> None:
     """Write one self-contained HTML report of a run (opens offline)."""
-    from dialin.report import write_report
+    from dialin.report import TSNE_AUTO_MAX, write_report
     from dialin.tools.run_view import RunView
 
     view = RunView.open(run_id, config_path)
@@ -54,6 +54,9 @@ def report_cmd(run_id: str, config_path: str | None, out: str | None, revision: 
     X = None
     if not no_map:
         X = view.embedder().encode(result["unique_texts"])
+        n = min(len(X), max_points)
+        if projection == "tsne" or (projection == "auto" and 1000 < n <= TSNE_AUTO_MAX):
+            click.echo(f"map: t-SNE of {n} utterances (--projection pca is instant)", err=True)
     path = write_report(result, out or f"dialin-report-{view.run_id}.html", X,
                         projection=projection, max_points=max_points,  # type: ignore[arg-type]
                         revision={"revision": rev, "note": revs[rev]["note"]}, seed=view.config.method.seed)
