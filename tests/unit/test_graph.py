@@ -32,7 +32,8 @@ def fake_config(tmp_path, **method):
     return load_config(overrides={
         "store": str(tmp_path / "store.db"),
         "embedder": {"kind": "toy"},
-        "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "llamacpp", "server_args": {}}},
+        "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "llamacpp",
+                                "server_args": {"logits_all": True}}},
         "roles": {"judge": {"logprobs": True}},
         "method": {"k_candidates": [2, 4, 6], "max_iterations": 2, "min_unassigned": 2, "cascade_low": None,
                    "cascade_high": None, "judge_budget": None, **method},
