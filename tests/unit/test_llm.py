@@ -23,7 +23,8 @@ def config_for(url: str, backend: str = "llamacpp", **endpoint):
         "endpoints": {"a": {"base_url": url, "backend": backend, "max_retries": 2, "connect_timeout_s": 1,
                             **endpoint},
                       "b": {"base_url": "http://127.0.0.1:9/v1", "backend": "openai"}},
-        "roles": {"judge": {"endpoint": "a", "model": "judge-lora", "prompt": "judge", "max_tokens": 2},
+        "roles": {"judge": {"endpoint": "a", "model": "judge-lora", "prompt": "judge", "max_tokens": 2,
+                            "logprobs": True},
                   "namer": {"endpoint": "b", "model": "namer-model", "prompt": "namer", "logprobs": False}},
     })
 
