@@ -136,7 +136,8 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
     latency, per difficulty; an embedding-only cohesion baseline; and whether the namer's
     names land nearest their gold label.
     """
-    from dialin.judge_eval import format_report, judge_eval
+    from dialin.judge_eval import judge_eval
+    from dialin.judge_report import format_report
 
     config = load_config(config_path)
     corpus = _corpus(data, text_col, label_col, split, limit)

@@ -36,9 +36,10 @@ def smol_config(tmp_path: Path):  # noqa: ANN201
     cfg = {
         "store": str(tmp_path / "store.db"),
         "embedder": {"progress": False},
-        "endpoints": {"local": {"base_url": "auto", "model_path": "bundled:smollm2-135m", "n_ctx": 2048}},
+        "endpoints": {"local": {"base_url": "auto", "model_path": "bundled:smollm2-135m", "n_ctx": 2048,
+                                "server_args": {"logits_all": True}}},
         "roles": {
-            "judge": {"endpoint": "local", "model": "smol", "prompt": "judge", "max_tokens": 2},
+            "judge": {"endpoint": "local", "model": "smol", "prompt": "judge", "max_tokens": 2, "logprobs": True},
             "namer": {"endpoint": "local", "model": "smol", "prompt": "namer", "max_tokens": 24, "logprobs": False},
         },
         "method": {"k_candidates": [3, 6], "max_iterations": 1, "use_k_predictor": False, "n_sentences": 8},

@@ -50,7 +50,8 @@ def write_jsonl(path: Path, texts: list[str], labels: list[str]) -> Path:
 
 def toy_config(tmp_path: Path, **extra):  # noqa: ANN201
     over = {"store": str(tmp_path / "store.db"), "embedder": {"kind": "toy"},
-            "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "llamacpp"}},
+            "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "llamacpp",
+                                    "server_args": {"logits_all": True}}},
             "method": {"k_candidates": [4, 6, 8], "max_iterations": 2, "min_unassigned": 2}}
     over.update(extra)
     return load_config(overrides=over)
@@ -277,8 +278,8 @@ def test_judge_eval_with_an_oracle_crowd_and_namer(tmp_path: Path) -> None:
     texts, labels = toy_rows()
     gold = dict(zip(texts, labels))
     config = toy_config(tmp_path, roles={
-        "judge": {"endpoint": "local", "model": "m", "prompt": "judge"},
-        "judge2": {"endpoint": "local", "model": "m2", "prompt": "judge"},
+        "judge": {"endpoint": "local", "model": "m", "prompt": "judge", "logprobs": True},
+        "judge2": {"endpoint": "local", "model": "m2", "prompt": "judge", "logprobs": True},
         "namer": {"endpoint": "local", "model": "m", "prompt": "namer", "logprobs": False}},
         crowd={"members": ["judge", "judge2"]})
     fake = FakeChat(oracle_responder(gold))
