@@ -156,7 +156,7 @@ def _show(update: dict[str, Any], say: Say) -> None:
                 for call in m.tool_calls:
                     args = ", ".join(f"{k}={v!r}" for k, v in call["args"].items())
                     say(f"  -> {call['name']}({args})")
-                if m.content:
+                if m.content and not m.additional_kwargs.get("dialin_recovered_tool_calls"):
                     say(m.content if isinstance(m.content, str) else str(m.content))
             elif isinstance(m, ToolMessage):
                 say("  " + _clip_lines(str(m.content), 12).replace("\n", "\n  "))

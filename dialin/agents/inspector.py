@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import string
 import time
+import uuid
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -99,3 +101,63 @@ def _dump(m: BaseMessage) -> dict[str, Any]:
     if isinstance(m, AIMessage) and m.tool_calls:
         out["tool_calls"] = [{"name": t["name"], "args": t["args"]} for t in m.tool_calls]
     return out
+
+
+RECOVERED = "dialin_recovered_tool_calls"
+"""Set in ``additional_kwargs`` of an answer whose tool calls were read from its text."""
+_FENCES = re.compile(r"^\s*(?:```(?:json)?|<tool_call>)\s*|\s*(?:```|</tool_call>)\s*$")
+
+
+def recover_tool_calls(answer: AIMessage, tool_names: set[str]) -> AIMessage:
+    """A tool call written as text becomes a real one.
+
+    Small local models behind servers that do not parse tool calls (llama.cpp without a
+    function-calling chat format) answer ``{"name": "list_clusters", "arguments": {...}}``
+    (or a list of them, or one per line, maybe in a ``<tool_call>`` tag or a code fence) as
+    plain content. Only an answer that is nothing but such JSON, naming known tools, is
+    converted; repeated calls are kept once.
+    """
+    if answer.tool_calls or not isinstance(answer.content, str) or not answer.content.strip():
+        return answer
+    items = _json_items(_FENCES.sub("", answer.content.strip()))
+    if not items:
+        return answer
+    calls: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict) or item.get("name") not in tool_names:
+            return answer
+        args = item.get("arguments", item.get("parameters", item.get("args", {})))
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except ValueError:
+                return answer
+        if not isinstance(args, dict):
+            return answer
+        key = call_key(item["name"], args)
+        if key in seen:
+            continue
+        seen.add(key)
+        calls.append({"name": item["name"], "args": args, "id": f"call-{uuid.uuid4().hex[:12]}", "type": "tool_call"})
+    # the text stays as content: llama.cpp's server refuses an assistant message whose content is null
+    return AIMessage(content=answer.content, tool_calls=calls, id=answer.id, additional_kwargs={RECOVERED: True},
+                     response_metadata=answer.response_metadata, usage_metadata=answer.usage_metadata)
+
+
+def _json_items(text: str) -> list[Any] | None:
+    """The JSON value(s) of a text: one value (a list is its items), or one value per line."""
+    try:
+        parsed = json.loads(text)
+        return parsed if isinstance(parsed, list) else [parsed]
+    except ValueError:
+        pass
+    try:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError:
+        return None
+
+
+def call_key(name: str, args: dict[str, Any]) -> str:
+    """Identity of a tool call: its name and arguments."""
+    return name + json.dumps(args, sort_keys=True, default=str)

@@ -17,7 +17,7 @@ from typing import Any
 
 import openai
 from pydantic import ValidationError
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
@@ -76,7 +76,7 @@ def _tool_rounds(state: InspectorState) -> int:
 
 def agent(state: InspectorState, runtime: Runtime[InspectorContext]) -> dict[str, Any]:
     """The inspector model answers, or asks for tools."""
-    from dialin.agents.inspector import load_inspector_prompt, log_call, model_messages
+    from dialin.agents.inspector import load_inspector_prompt, log_call, model_messages, recover_tool_calls
     from dialin.tools.inspect import make_tools
 
     ctx = _context(runtime)
@@ -89,12 +89,40 @@ def agent(state: InspectorState, runtime: Runtime[InspectorContext]) -> dict[str
     started = time.perf_counter()
     try:
         model = ctx.get_model()
-        answer = model.bind_tools(make_tools()).invoke(sent)
+        tools = make_tools()
+        answer = model.bind_tools(tools).invoke(sent)
     except (DialinError, openai.OpenAIError) as exc:
         msg = f"error: the inspector model failed ({type(exc).__name__}: {exc}). Slash commands still work (/help)."
         return {"messages": [AIMessage(msg)]}
     log_call(view, prompt, model, sent, answer, started)
+    answer = recover_tool_calls(answer, {t.name for t in tools})
+    repeated = _repeated_result(state, answer)
+    if repeated is not None:
+        # a small model asking again for what it already has: answer with what the tool said
+        return {"messages": [AIMessage(repeated)]}
     return {"messages": [answer]}
+
+
+def _repeated_result(state: InspectorState, answer: AIMessage) -> str | None:
+    """The last result of this turn's tool calls when ``answer`` only repeats calls already made."""
+    from dialin.agents.inspector import call_key
+
+    if not answer.tool_calls:
+        return None
+    keys: dict[str, str] = {}
+    results: dict[str, str] = {}
+    for m in reversed(state["messages"]):
+        if isinstance(m, HumanMessage):
+            break
+        if isinstance(m, AIMessage):
+            keys.update({c["id"]: call_key(c["name"], c["args"]) for c in m.tool_calls if c.get("id")})
+        elif isinstance(m, ToolMessage) and m.tool_call_id not in results:
+            results[m.tool_call_id] = str(m.content)
+    done = {keys[i]: text for i, text in results.items() if i in keys}
+    wanted = [call_key(c["name"], c["args"]) for c in answer.tool_calls]
+    if all(k in done for k in wanted):
+        return done[wanted[-1]]
+    return None
 
 
 def after_agent(state: InspectorState) -> str:

@@ -103,9 +103,41 @@ def test_tool_errors_go_back_to_the_model(view):  # noqa: F811
 
 
 def test_endless_tool_calls_are_cut_off(view):  # noqa: F811
-    graph, ctx, model, cfg = session(view, *[tool_call("run_summary", f"c{i}") for i in range(5)], max_tool_rounds=2)
-    out = graph.invoke({"messages": [HumanMessage("summarise")]}, cfg, context=ctx)
+    calls = [tool_call("search_utterances", f"c{i}", query=f"card {i}", mode="keyword") for i in range(5)]
+    graph, ctx, model, cfg = session(view, *calls, max_tool_rounds=2)
+    out = graph.invoke({"messages": [HumanMessage("find cards")]}, cfg, context=ctx)
     assert len(model.received) == 2 and "stopped after 2 rounds" in out["messages"][-1].content
+
+
+def test_a_repeated_tool_call_is_answered_with_its_result(view):  # noqa: F811
+    graph, ctx, model, cfg = session(view, tool_call("list_clusters", "c1", sort="size"),
+                                     tool_call("list_clusters", "c2", sort="size"), AIMessage("never reached"))
+    out = graph.invoke({"messages": [HumanMessage("clusters?")]}, cfg, context=ctx)
+    assert len(model.received) == 2
+    assert out["messages"][-1].content.startswith(f"{len(view.result()['clusters'])} clusters (id  name")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('{"name": "list_clusters", "arguments": {"sort": "size"}}', [("list_clusters", {"sort": "size"})]),
+    ('<tool_call>\n{"name": "show_cluster", "arguments": "{\\"cluster_id\\": 3}"}\n</tool_call>',
+     [("show_cluster", {"cluster_id": 3})]),
+    ('```json\n[{"name": "run_summary", "parameters": {}}, {"name": "show_cluster", "args": {"cluster_id": 1}}]\n```',
+     [("run_summary", {}), ("show_cluster", {"cluster_id": 1})]),
+    ('{"name": "run_summary", "arguments": {}}\n{"name": "run_summary", "arguments": "{}"}', [("run_summary", {})]),
+    ("There are 4 clusters.", None),
+    ('{"name": "delete_everything", "arguments": {}}', None),
+    ('Sure: {"name": "run_summary", "arguments": {}}', None),
+    ('{"name": "run_summary", "arguments": 3}', None),
+])
+def test_tool_calls_written_as_text_are_recovered(text, expected):
+    from dialin.agents.inspector import RECOVERED, recover_tool_calls
+
+    out = recover_tool_calls(AIMessage(text), {"list_clusters", "show_cluster", "run_summary"})
+    if expected is None:
+        assert out.tool_calls == [] and out.content == text
+    else:
+        assert [(c["name"], c["args"]) for c in out.tool_calls] == expected
+        assert out.additional_kwargs[RECOVERED] and out.content == text
 
 
 def test_a_model_that_cannot_be_reached_leaves_slash_commands_working(view):  # noqa: F811
