@@ -224,6 +224,9 @@ def run_chat(view: Any, *, thread_id: str | None = None, checkpoint_db: str | No
                 say(f"error: {exc}")
             except KeyboardInterrupt:
                 say("(interrupted)")
+            except EOFError:  # input ended while an edit waited for its answer: nothing saved
+                say("")
+                break
     return thread_id
 
 
