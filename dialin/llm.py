@@ -56,7 +56,9 @@ def choice_grammar(choices: list[str]) -> str:
 
 
 def build_request(backend: str, role: RoleConfig, messages: list[dict[str, str]], *,
-                  choices: list[str] | None = None, schema: type[BaseModel] | None = None) -> dict[str, Any]:
+                  choices: list[str] | None = None, schema: type[BaseModel] | None = None,
+                  pattern: tuple[str, str] | None = None) -> dict[str, Any]:
+    """``pattern`` is (regex, GBNF grammar) for free text of a fixed shape (vLLM / llama.cpp)."""
     """The keyword arguments of ``chat.completions.create`` for this backend."""
     req: dict[str, Any] = {"model": role.model, "messages": messages, "temperature": role.temperature,
                            "max_tokens": role.max_tokens}
@@ -69,6 +71,11 @@ def build_request(backend: str, role: RoleConfig, messages: list[dict[str, str]]
             extra["grammar"] = choice_grammar(choices)
         elif backend == "vllm":
             extra["structured_outputs"] = {"choice": list(choices)}
+    elif pattern is not None:
+        if backend == "llamacpp":
+            extra["grammar"] = pattern[1]
+        elif backend == "vllm":
+            extra["structured_outputs"] = {"regex": pattern[0]}
     elif schema is not None:
         js = schema.model_json_schema()
         if backend == "llamacpp":
@@ -173,12 +180,13 @@ class LLMRouter:
 
     # -- calls ------------------------------------------------------------------
     async def complete(self, role_name: str, variables: dict[str, Any], *, choices: list[str] | None = None,
-                       schema: type[T] | None = None, stage: str | None = None, cache: bool = True) -> LLMResult:
+                       schema: type[T] | None = None, pattern: tuple[str, str] | None = None,
+                       stage: str | None = None, cache: bool = True) -> LLMResult:
         role = self.role(role_name)
         ep = self.config.endpoints[role.endpoint]
         prompt = self.prompt(role)
         messages = prompt.render(**variables)
-        request = build_request(ep.backend, role, messages, choices=choices, schema=schema)
+        request = build_request(ep.backend, role, messages, choices=choices, schema=schema, pattern=pattern)
         key = cache_key(role.endpoint, ep, prompt, request)
         log = {"run_id": self.run_id, "stage": stage or self.stage, "role": role_name, "endpoint": role.endpoint,
                "model": role.model, "prompt_id": prompt.id, "prompt_hash": prompt.hash, "cache_key": key,

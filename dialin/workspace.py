@@ -15,6 +15,7 @@ from dialin.data import Corpus
 from dialin.embed import Embedder
 from dialin.llm import LLMRouter
 from dialin.store import Store
+from dialin.tools.keywords import KeywordIndex
 from dialin.tools.leftovers import cohesion
 
 
@@ -28,13 +29,19 @@ class Workspace:
     """Embeddings of ``corpus.unique_texts`` (L2-normalised rows)."""
     embedder: Embedder
     run_id: str
-    review_answers: dict[str, str] = field(default_factory=dict)
+    _keywords: KeywordIndex | None = field(default=None, repr=False)
 
     def texts(self, indices: list[int]) -> list[str]:
         return [self.corpus.unique_texts[i] for i in indices]
 
     def cohesion(self, members: list[int]) -> float:
         return cohesion(self.X, members)
+
+    def keywords(self, members: list[int], k: int = 5) -> list[str]:
+        """Distinctive words of these sentences against the whole corpus."""
+        if self._keywords is None:
+            self._keywords = KeywordIndex(self.corpus.unique_texts)
+        return self._keywords.keywords(self.texts(members), k)
 
     @property
     def roles(self) -> list[str] | None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field
-
 from dialin.agents.judge import format_sentences
 from dialin.errors import ParseError
 from dialin.llm import LLMRouter
@@ -13,13 +11,10 @@ from dialin.llm import LLMRouter
 NAME_RE = re.compile(r"^[a-z]+-[a-z0-9]+(?:_[a-z0-9]+)*$")
 
 
-class IntentName(BaseModel):
-    action: str = Field(description="one verb: inquire, report, request, cancel, provide, confirm, ...")
-    objective: str = Field(description="what it is about, words joined by underscores, e.g. lost_card")
-
-    @property
-    def name(self) -> str:
-        return f"{self.action}-{self.objective}"
+NAME_PATTERN = r"[a-z]{2,12}-[a-z]{2,14}(_[a-z]{2,14}){0,2}"
+"""What a name may be: vLLM gets it as a regex, llama.cpp as the grammar below."""
+_W = " ".join(["[a-z]"] * 2 + ["[a-z]?"] * 12)
+NAME_GRAMMAR = f'root ::= act "-" w ("_" w)? ("_" w)?\nact ::= {" ".join(["[a-z]"] * 2 + ["[a-z]?"] * 10)}\nw ::= {_W}'
 
 
 def normalise_name(raw: str) -> str:
@@ -53,11 +48,13 @@ def disambiguate(names: list[str]) -> list[str]:
     return out
 
 
-async def name_sample(router: LLMRouter, sentences: list[str], *, role: str = "namer", stage: str = "name") -> str:
+async def name_sample(router: LLMRouter, sentences: list[str], keywords: list[str] | None = None, *,
+                      role: str = "namer", stage: str = "name") -> str:
+    """One `action-objective` name; the output is constrained to that shape where the backend allows."""
+    variables = {"sentences": format_sentences(sentences), "keywords": ", ".join(keywords or []) or "(none)"}
     try:
-        result = await router.complete(role, {"sentences": format_sentences(sentences)}, schema=IntentName,
-                                       stage=stage)
-        raw = result.parsed.name
+        result = await router.complete(role, variables, pattern=(NAME_PATTERN, NAME_GRAMMAR), stage=stage)
+        raw = result.text
     except ParseError as exc:
         raw = exc.last_output or "other-unspecified"
     return normalise_name(raw)

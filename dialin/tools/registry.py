@@ -107,7 +107,7 @@ async def judge_indices(ws: Workspace, indices: list[int], roles: list[str] | No
 
 
 async def name_indices(ws: Workspace, indices: list[int], stage: str = "name") -> str:
-    return await name_sample(ws.router, ws.texts(sample_indices(ws, indices)), stage=stage)
+    return await name_sample(ws.router, ws.texts(sample_indices(ws, indices)), ws.keywords(indices), stage=stage)
 
 
 async def propose_ks(ws: Workspace, n_unassigned: int, history: list[dict], center: int | None = None) -> list[int]:
@@ -117,8 +117,8 @@ async def propose_ks(ws: Workspace, n_unassigned: int, history: list[dict], cent
     predicted: list[int] = []
     if history and m.use_k_predictor and ws.router.has_role("k_predictor"):
         predicted = await predict_k(ws.router, history, n_unassigned, top=m.k_grid_size)
-    # predictions join the grid when plausible (within 4x of its span): a weak predictor cannot derail K
-    lo, hi = max(2, min(grid) // 4), max(grid) * 4
+    # predictions join the grid when plausible (within 2x of its span): a weak predictor cannot derail K
+    lo, hi = max(2, min(grid) // 2), max(grid) * 2
     extra = [k for k in predicted if lo <= k <= hi and k not in grid][:2]
     return sorted(grid + extra)
 

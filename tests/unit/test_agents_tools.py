@@ -84,3 +84,12 @@ def test_leftovers_join_nearest_when_close_enough():
                                       cluster_groups=["a", "b"])
     assert assigned == {4: 1}
     assert cohesion(X, [0]) == 1.0 and cohesion(X, [0, 1]) == pytest.approx(float(X[0] @ X[1]))
+
+
+def test_keywords_rank_distinctive_words():
+    from dialin.tools.keywords import KeywordIndex
+
+    corpus = ["my card is lost", "lost my card today", "what is my balance", "balance please", "card fees"]
+    idx = KeywordIndex(corpus)
+    assert idx.keywords(corpus[:2], 2) == ["lost", "card"]
+    assert idx.keywords(["balance please"], 1) == ["balance"]

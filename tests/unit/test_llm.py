@@ -30,7 +30,7 @@ def config_for(url: str, backend: str = "llamacpp", **endpoint):
 
 
 def sentences():
-    return {"sentences": "- I lost my card\n- my card is gone"}
+    return {"sentences": "- I lost my card\n- my card is gone", "keywords": "lost, card"}
 
 
 def test_routes_each_role_to_its_endpoint_and_model(tmp_path):
@@ -157,3 +157,17 @@ def test_retryable_errors_are_exactly_the_transient_ones():
     assert openai.BadRequestError not in RETRYABLE
     assert {openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
             openai.InternalServerError} <= set(RETRYABLE)
+
+
+def test_name_pattern_is_a_grammar_on_llamacpp_and_a_regex_on_vllm():
+    import re
+
+    from dialin.agents.namer import NAME_GRAMMAR, NAME_PATTERN
+
+    role = config_for("http://x/v1").roles["namer"]
+    assert build_request("llamacpp", role, [], pattern=(NAME_PATTERN, NAME_GRAMMAR))["extra_body"] == {
+        "grammar": NAME_GRAMMAR}
+    assert build_request("vllm", role, [], pattern=(NAME_PATTERN, NAME_GRAMMAR))["extra_body"] == {
+        "structured_outputs": {"regex": NAME_PATTERN}}
+    assert "extra_body" not in build_request("openai", role, [], pattern=(NAME_PATTERN, NAME_GRAMMAR))
+    assert re.fullmatch(NAME_PATTERN, "report-lost_card") and not re.fullmatch(NAME_PATTERN, "Report lost card")
