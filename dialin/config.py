@@ -98,14 +98,14 @@ class MethodConfig(_Strict):
     k_grid_size: int = Field(3, ge=1)
     use_k_predictor: bool = True
     """From iteration 2 on, ask the k_predictor role (when configured) which K to try."""
-    max_iterations: int = Field(2, ge=1)
+    max_iterations: int = Field(3, ge=1)
     min_unassigned: int = Field(20, ge=0)
     """Stop when fewer sentences are left unassigned."""
     sampling: Literal["random", "convex"] = "convex"
     n_sentences: int = Field(10, ge=2)
     score: Literal["ratio", "balanced"] = "ratio"
     """K choice: the paper's sentence ratio, or a variant that resists over-fragmentation."""
-    cascade_low: float | None = 0.35
+    cascade_low: float | None = 0.25
     """Cohesion below this is judged bad without the LLM (None = always ask the LLM)."""
     cascade_high: float | None = 0.7
     """Cohesion above this is judged good without the LLM (None = always ask the LLM)."""
@@ -118,7 +118,7 @@ class MethodConfig(_Strict):
     merge_tau: float = 0.7
     roles: Literal["auto", "column", "infer", "off"] = "auto"
     """auto: the role column when given, else off."""
-    leftover_similarity: float = 0.5
+    leftover_similarity: float = 0.4
     """A leftover joins its nearest good cluster when cosine to its centroid is at least this."""
     review: bool = False
     """Pause for a human on uncertain verdicts and proposed merges."""

@@ -15,13 +15,13 @@ class KPrediction(BaseModel):
 
 
 def k_grid(n: int, size: int = 5, center: int | None = None) -> list[int]:
-    """A deterministic grid of `size` distinct K values around `center` (default sqrt(n/2)).
+    """A deterministic grid of `size` distinct K values around `center` (default 1.5 sqrt(n)).
 
     Spread multiplicatively from 0.5x to 1.5x of the center, clipped to [2, n - 1].
     """
     if n < 3:
         return [1]
-    c = center or max(2, round(math.sqrt(n / 2)))
+    c = center or max(2, round(1.5 * math.sqrt(n)))
     factors = [1.0] if size == 1 else [0.5 + i / (size - 1) for i in range(size)]
     ks = sorted({min(n - 1, max(2, round(c * f))) for f in factors})
     return ks
