@@ -50,7 +50,7 @@ def test_disambiguate():
 
 
 def test_k_grid():
-    assert k_grid(800, 5) == [21, 32, 42, 52, 64]  # center 1.5 sqrt(n) = 42
+    assert k_grid(800, 5) == [21, 32, 42, 52, 63]  # center 1.5 sqrt(n) = 42
     assert k_grid(800, 3, center=40) == [20, 40, 60]
     assert k_grid(2) == [1]
     assert all(2 <= k <= 9 for k in k_grid(10, 5, center=20))
