@@ -92,9 +92,14 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
     progress.close()
     files = write_exports(result, out_dir, corpus.texts) if out_dir else {}
     cost = store.cost(result["run_id"])
+    metrics = None
+    if corpus.labels:
+        from dialin.metrics import clustering_metrics
+
+        metrics = clustering_metrics(corpus.labels, result["row_labels"])
     if as_json:
         _emit_json({"run_id": result["run_id"], "stats": result["stats"], "stop_reason": result["stop_reason"],
-                    "files": files, "cost": cost,
+                    "files": files, "cost": cost, "metrics": metrics,
                     "clusters": [{k: c[k] for k in ("id", "name", "role", "size", "n_unique")} |
                                  {"verdict": (c["verdict"] or {}).get("label")} for c in result["clusters"]]})
         return
@@ -108,6 +113,9 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
     calls = sum(r["calls"] - (r["cached"] or 0) for r in cost)
     cached = sum(r["cached"] or 0 for r in cost)
     click.echo(f"LLM calls: {calls} made, {cached} from cache")
+    if metrics:
+        click.echo(f"against --label-col: NMI {metrics['nmi']}, ACC {metrics['acc']}, ARI {metrics['ari']} "
+                   f"({metrics['n_clusters_pred']} clusters for {metrics['n_clusters_true']} gold intents)")
     for kind, path in files.items():
         click.echo(f"wrote {path}")
 
