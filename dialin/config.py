@@ -111,6 +111,8 @@ class MethodConfig(_Strict):
     """Cohesion above this is judged good without the LLM (None = always ask the LLM)."""
     judge_budget: int | None = 24
     """Most LLM judgments per iteration; beyond it the cascade decides by cohesion (None = no cap)."""
+    grounded_names: bool = True
+    """Names from a known verb + the cluster's own key words (for small namers; off for strong ones)."""
     merge: bool = True
     merge_distance: Literal["geodesic", "cosine"] = "geodesic"
     merge_gate: Literal["probabilistic", "deterministic"] = "probabilistic"

@@ -48,12 +48,33 @@ def disambiguate(names: list[str]) -> list[str]:
     return out
 
 
+ACTIONS = ("inquire", "request", "report", "dispute", "cancel", "activate", "reset", "update", "change", "close",
+           "increase", "transfer", "apply", "complain", "thank", "confirm", "decline", "provide", "greet", "ask",
+           "explain", "offer", "apologize", "inform", "check", "order")
+"""The verbs a grounded name may start with."""
+
+
+def grounded_pattern(keywords: list[str]) -> tuple[str, str]:
+    """(regex, GBNF) for `action-objective` where the action is a known verb and the objective is one or
+    two of the cluster's own key words: a small model then only chooses, it cannot ramble."""
+    kws = [k for k in dict.fromkeys(keywords) if re.fullmatch(r"[a-z]+", k)]
+    acts = " | ".join(f'"{a}"' for a in ACTIONS)
+    words = " | ".join(f'"{k}"' for k in kws)
+    grammar = f'root ::= act "-" kw ("_" kw)?\nact ::= {acts}\nkw ::= {words}'
+    regex = f"({'|'.join(ACTIONS)})-({'|'.join(kws)})(_({'|'.join(kws)}))?"
+    return regex, grammar
+
+
 async def name_sample(router: LLMRouter, sentences: list[str], keywords: list[str] | None = None, *,
-                      role: str = "namer", stage: str = "name") -> str:
-    """One `action-objective` name; the output is constrained to that shape where the backend allows."""
+                      role: str = "namer", stage: str = "name", grounded: bool = False) -> str:
+    """One `action-objective` name; the output is constrained to that shape where the backend allows.
+
+    ``grounded``: the objective must be made of the cluster's key words (see ``grounded_pattern``).
+    """
     variables = {"sentences": format_sentences(sentences), "keywords": ", ".join(keywords or []) or "(none)"}
+    pattern = grounded_pattern(keywords) if grounded and keywords else (NAME_PATTERN, NAME_GRAMMAR)
     try:
-        result = await router.complete(role, variables, pattern=(NAME_PATTERN, NAME_GRAMMAR), stage=stage)
+        result = await router.complete(role, variables, pattern=pattern, stage=stage)
         raw = result.text
     except ParseError as exc:
         raw = exc.last_output or "other-unspecified"

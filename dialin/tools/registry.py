@@ -107,7 +107,8 @@ async def judge_indices(ws: Workspace, indices: list[int], roles: list[str] | No
 
 
 async def name_indices(ws: Workspace, indices: list[int], stage: str = "name") -> str:
-    return await name_sample(ws.router, ws.texts(sample_indices(ws, indices)), ws.keywords(indices), stage=stage)
+    return await name_sample(ws.router, ws.texts(sample_indices(ws, indices)), ws.keywords(indices, 8), stage=stage,
+                             grounded=ws.config.method.grounded_names)
 
 
 async def propose_ks(ws: Workspace, n_unassigned: int, history: list[dict], center: int | None = None) -> list[int]:

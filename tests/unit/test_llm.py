@@ -171,3 +171,14 @@ def test_name_pattern_is_a_grammar_on_llamacpp_and_a_regex_on_vllm():
         "structured_outputs": {"regex": NAME_PATTERN}}
     assert "extra_body" not in build_request("openai", role, [], pattern=(NAME_PATTERN, NAME_GRAMMAR))
     assert re.fullmatch(NAME_PATTERN, "report-lost_card") and not re.fullmatch(NAME_PATTERN, "Report lost card")
+
+
+def test_grounded_name_pattern_only_allows_known_verbs_and_key_words():
+    import re
+
+    from dialin.agents.namer import grounded_pattern
+
+    regex, grammar = grounded_pattern(["lost", "card", "lost", "x-y"])
+    assert re.fullmatch(regex, "report-lost_card") and re.fullmatch(regex, "inquire-card")
+    assert not re.fullmatch(regex, "report-stolen_card") and not re.fullmatch(regex, "lose-card")
+    assert 'kw ::= "lost" | "card"' in grammar
