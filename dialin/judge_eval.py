@@ -66,11 +66,12 @@ def score_answers(tests: list[TestCluster], labels: list[str | None], p_good: li
         "n": len(tests), "answered": int(answered.sum()),
         "accuracy": round(float(correct.mean()), 4) if len(tests) else None,
         "says_good": round(float(np.mean([lab == "good" for lab in labels])), 4) if len(tests) else None,
-        "auc": None, "acc_heldout": None, "thresholds": None, "auc_by_group": {},
+        "auc": None, "p_good_range": None, "acc_heldout": None, "thresholds": None, "auc_by_group": {},
     }
     pred = None
     if has_p:
         out["auc"] = _round(roc_auc(y, p))
+        out["p_good_range"] = [round(float(p.min()), 4), round(float(p.max()), 4)]
         acc, thresholds, pred = heldout_accuracy(y, p, fold)
         out["acc_heldout"], out["thresholds"] = round(acc, 4), [round(t, 4) for t in thresholds]
         for group, members in GROUPS.items():
@@ -233,6 +234,7 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
         rows.append(row | {k: sum(c[k] or 0 for c in costs) for k in costs[0] if k != "latency_ms_mean"}
                     | {"latency_ms_mean": None})
     rows.append(cohesion_baseline(tests, X, fold))
+    n_good = sum(t.gold == "good" for t in tests)
     namer_out = None
     if namer:
         ntick = tick_factory(sum(t.gold == "good" for t in tests), "naming") if tick_factory else None
@@ -246,6 +248,7 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
         "set": {d: {"clusters": sum(t.difficulty == d for t in tests),
                     "good": sum(t.difficulty == d and t.gold == "good" for t in tests)}
                 for d in DIFFICULTIES if any(t.difficulty == d for t in tests)},
+        "majority_accuracy": round(max(n_good, len(tests) - n_good) / len(tests), 4),
         "skipped": skipped, "judges": rows, "namer": namer_out,
         "wall_s": round(time.perf_counter() - started, 1),
     }

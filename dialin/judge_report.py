@@ -11,6 +11,10 @@ def format_report(rep: dict[str, Any]) -> str:
     lines = [f"judge-eval on {rep['data']}: {rep['unique']} unique sentences, {rep['intents']} intents; "
              f"{sum(v['clusters'] for v in rep['set'].values())} test clusters of n={rep['n']} ({sizes}); "
              f"sampling {rep['sampling']}, seed {rep['seed']}; calls logged as {rep['run_id']}"]
+    n_good = sum(v["good"] for v in rep["set"].values())
+    n_all = sum(v["clusters"] for v in rep["set"].values())
+    lines.append(f"  {n_good} of {n_all} test clusters are good: always answering the majority label scores "
+                 f"{_f(rep['majority_accuracy'])}")
     for d, why in rep["skipped"].items():
         lines.append(f"  skipped {d}: {why}")
     lines.append(f"{'judge':<16} {'acc':>5} {'AUC':>5} {'acc@t':>6} {'good%':>6} {'calls':>6} {'cached':>6} "
@@ -41,7 +45,11 @@ def format_report(rep: dict[str, Any]) -> str:
                      f"chance {_f(nm['chance'])})")
         for e in nm["examples"][:6]:
             lines.append(f"  {e['name']:<34} gold {e['gold']!r:<30} nearest {e['nearest']!r} (rank {e['rank']})")
-    lines.append(f"wall time {rep['wall_s']} s. acc@t: P(good) >= t, t chosen on the other half of the clusters.")
+    flat = [r["name"] for r in rep["judges"] if r.get("p_good_range") and r["p_good_range"][0] == r["p_good_range"][1]]
+    if flat:
+        lines.append(f"P(good) is the same for every cluster for: {', '.join(flat)} (AUC 0.5 by ties, no signal)")
+    lines.append(f"wall time {rep['wall_s']} s. acc@t: P(good) >= t, t chosen on the other half of the clusters "
+                 "(the cohesion row is scored only this way).")
     return "\n".join(lines)
 
 
