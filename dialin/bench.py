@@ -154,7 +154,7 @@ def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int =
                                    client_factory=client_factory, on_event=on_event)
             wall = time.perf_counter() - t0
             labels = [result["row_labels"][i] for i in keep]
-            c = call_totals(store, result["run_id"])
+            c = call_totals(store, result["run_id"], exclude_stage="evaluate")
             row = _row(name, gold, labels, wall, run_id=result["run_id"])
             row.update(llm_calls=c["calls"], cached=c["cached"], prompt_tokens=c["prompt_tokens"],
                        completion_tokens=c["completion_tokens"], errors=c["errors"])

@@ -6,6 +6,9 @@ Two views of the same log:
   what this run actually spent.
 - *all*: every call the run asked for, cache hits included (a hit logs the tokens of the
   answer it reuses): what a cold run, with an empty cache, would pay.
+
+Goodness calls (``dialin eval --goodness``) are logged under the run's id with stage
+``evaluate``: they are listed, but counted apart from the run's own total.
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ from dialin.errors import RunNotFound
 from dialin.store import Store
 
 
-def call_totals(store: Store, run_id: str, *, role: str | None = None, stage: str | None = None) -> dict[str, Any]:
-    """Totals over a run's calls (optionally one role and/or stage)."""
+EVALUATE = "evaluate"
+
+
+def call_totals(store: Store, run_id: str, *, role: str | None = None, stage: str | None = None,
+                exclude_stage: str | None = None) -> dict[str, Any]:
+    """Totals over a run's calls (optionally one role and/or stage, or all but one stage)."""
     where, params = ["run_id = ?"], [run_id]
+    if exclude_stage is not None:
+        where.append("COALESCE(stage, '') != ?")
+        params.append(exclude_stage)
     if role is not None:
         where.append("role = ?")
         params.append(role)
@@ -65,7 +75,9 @@ def cost_report(store: Store, run_id: str) -> dict[str, Any]:
         "status": run["status"] if run else None,
         "wall_s": round(run["updated_at"] - run["created_at"], 1) if run else None,
         "stages": stages,
-        "total": call_totals(store, run_id),
+        "total": call_totals(store, run_id, exclude_stage=EVALUATE),
+        "evaluation": call_totals(store, run_id, stage=EVALUATE) if any(r["stage"] == EVALUATE for r in stages)
+        else None,
     }
 
 
@@ -84,4 +96,8 @@ def format_cost(report: dict[str, Any]) -> str:
                  f"{t['paid_prompt_tokens']:>10} {t['paid_completion_tokens']:>9} {t['latency_ms'] / 1000:>7.1f}")
     lines.append("tokens and llm_s count calls made (cache hits are free); a cold run would pay "
                  f"{t['prompt_tokens']} prompt + {t['completion_tokens']} completion tokens.")
+    if report.get("evaluation"):
+        e = report["evaluation"]
+        lines.append(f"the total leaves out evaluation (stage evaluate: {e['calls']} calls, "
+                     f"{e['paid_prompt_tokens']} prompt tokens), which is not part of the run.")
     return "\n".join(lines)

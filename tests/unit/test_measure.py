@@ -182,7 +182,9 @@ def test_eval_and_cost_commands(fake_run, tmp_path: Path) -> None:
 
 
 def test_goodness_with_an_independent_evaluator(fake_run, tmp_path: Path) -> None:
-    result, store, _, _, _ = fake_run
+    from dialin.cost import cost_report
+
+    result, store, _, _, loop_fake = fake_run
     config = toy_config(tmp_path, roles={
         "judge": {"endpoint": "local", "model": "m", "prompt": "judge"},
         "namer": {"endpoint": "local", "model": "m", "prompt": "namer"},
@@ -195,6 +197,10 @@ def test_goodness_with_an_independent_evaluator(fake_run, tmp_path: Path) -> Non
     assert g["good"] == g["clusters"] - refunds
     assert g["goodness"] == goodness([c["label"] for c in g["per_cluster"]])
     assert {c["stage"] for c in store.calls(result["run_id"]) if c["role"] == "evaluator"} == {"evaluate"}
+    # listed under the run, but not part of the run's own cost
+    cost = cost_report(store, result["run_id"])
+    assert cost["total"]["calls"] == len(loop_fake.history) and cost["evaluation"]["calls"] == g["clusters"]
+    assert any(r["stage"] == "evaluate" for r in cost["stages"])
     # the loop's own judge is refused
     with pytest.raises(ConfigError, match="evaluator"):
         goodness_for_run(result, toy_config(tmp_path), store, base_urls={}, client_factory=factory(fake))
