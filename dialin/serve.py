@@ -101,6 +101,8 @@ class ServerInfo(BaseModel):
     started_at: datetime
     n_ctx: int
     n_threads: int
+    server_args: dict[str, str | int | float | bool] = {}
+    """Extra llama_cpp.server flags it was started with (a server is reused only when they match)."""
     log_path: str | None = None
     startup_s: float | None = Field(None, description="Seconds from launch to the first healthy answer.")
 
@@ -392,6 +394,7 @@ def start_server(
             name=name, pid=proc.pid, port=chosen, base_url=base_url, model_path=str(model), alias=model_alias,
             started_at=datetime.now(timezone.utc), n_ctx=endpoint.n_ctx, n_threads=n_threads,
             log_path=str(log_path), startup_s=round(time.monotonic() - t0, 2),
+            server_args={k: v for k, v in endpoint.server_args.items()},
         )
         with _state_lock():
             state = _load_state()
@@ -430,21 +433,28 @@ def _alias_for(config: Config, endpoint_name: str) -> str:
     return endpoint_name
 
 
-def _reusable(name: str, model: Path, running: list[ServerInfo]) -> ServerInfo | None:
-    """A server already serving ``model``: one that answers (same name first), else a recorded
-    one that is only slow to answer. Recorded servers of this model that stay silent are stopped."""
-    same = [s for s in running if _same_file(s.model_path, model)]
+def _reusable(name: str, endpoint: EndpointConfig, running: list[ServerInfo]) -> ServerInfo | None:
+    """A server already serving the endpoint's model with its settings: one that answers (same name
+    first), else a recorded one that is only slow to answer. Silent recorded ones are stopped."""
+    model = model_path_for(endpoint)
+    same = [s for s in running if _same_file(s.model_path, model) and _same_settings(s, endpoint)]
     match = next((s for s in same if s.name == name), None) or (same[0] if same else None)
     if match is not None:
         return match
     with _state_lock():
         recorded = _load_state()
     answering = {s.name for s in running}
-    silent = [s for s in recorded.values() if s.name not in answering and _same_file(s.model_path, model)]
+    silent = [s for s in recorded.values()
+              if s.name not in answering and _same_file(s.model_path, model) and _same_settings(s, endpoint)]
     patient = next((s for s in silent if _answers(s, timeout=SLOW_PROBE_TIMEOUT_S)), None)
     if patient is None and silent:
         stop_servers([s.name for s in silent])
     return patient
+
+
+def _same_settings(info: ServerInfo, endpoint: EndpointConfig) -> bool:
+    """Started with the same context size and extra flags (e.g. logits_all, which decides logprobs)."""
+    return info.n_ctx == endpoint.n_ctx and info.server_args == dict(endpoint.server_args)
 
 
 def _free_name(name: str) -> str:
@@ -473,7 +483,7 @@ def ensure_servers(config: Config, *, startup_timeout_s: float = STARTUP_TIMEOUT
     with _file_lock("ensure.lock"):  # two runs starting at once must not both start a server
         running = running_servers()
         for name, endpoint in auto.items():
-            info = _reusable(name, model_path_for(endpoint), running)
+            info = _reusable(name, endpoint, running)
             if info is None:
                 info = start_server(_free_name(name), endpoint, _alias_for(config, name),
                                     startup_timeout_s=startup_timeout_s)
