@@ -105,12 +105,14 @@ class MethodConfig(_Strict):
     n_sentences: int = Field(10, ge=2)
     score: Literal["ratio", "balanced"] = "ratio"
     """K choice: the paper's sentence ratio, or a variant that resists over-fragmentation."""
-    cascade_low: float | None = 0.25
-    """Cohesion below this is judged bad without the LLM (None = always ask the LLM)."""
-    cascade_high: float | None = 0.7
-    """Cohesion above this is judged good without the LLM (None = always ask the LLM)."""
+    cascade_scorer: Literal["cohesion", "model"] = "model"
+    """What cascade_low/high threshold: the shipped P(good) model (dialin/tools/coherence.py) or raw cohesion."""
+    cascade_low: float | None = 0.35
+    """A score at or below this is judged bad without the LLM (None = always ask the LLM)."""
+    cascade_high: float | None = 0.85
+    """A score at or above this is judged good without the LLM (None = always ask the LLM)."""
     judge_budget: int | None = 24
-    """Most LLM judgments per iteration; beyond it the cascade decides by cohesion (None = no cap)."""
+    """Most LLM judgments per iteration; beyond it the cascade decides by the score (None = no cap)."""
     grounded_names: bool = True
     """Names from a known verb + the cluster's own key words (for small namers; off for strong ones)."""
     merge: bool = True

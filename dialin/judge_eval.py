@@ -105,9 +105,25 @@ def cohesion_baseline(tests: list[TestCluster], X: np.ndarray, fold: np.ndarray)
     for d in row["per_difficulty"].values():
         d["accuracy"] = None
         d["mean_cohesion"] = d.pop("mean_p_good")
-    return {"name": "cohesion", "kind": "embedding", "model": "mean pairwise cosine", **row,
-            "calls": 0, "cached": 0, "made": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0,
-            "latency_ms_mean": None}
+    return {"name": "cohesion", "kind": "embedding", "model": "mean pairwise cosine", **row, **_NO_CALLS}
+
+
+_NO_CALLS = {"calls": 0, "cached": 0, "made": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0,
+             "latency_ms_mean": None}
+
+
+def coherence_model_row(tests: list[TestCluster], X: np.ndarray, fold: np.ndarray,
+                        embedder_name: str) -> dict[str, Any] | None:
+    """The cascade's model scorer (``dialin.tools.coherence``): good when P(good) >= 0.5; None under other vectors."""
+    from dialin.tools.coherence import load_model
+
+    model = load_model()
+    if model.embedder != embedder_name:
+        return None
+    frame = model.frame(X)
+    p = [model.score(frame, t.members) for t in tests]
+    row = score_answers(tests, ["good" if v >= 0.5 else "bad" for v in p], p, fold)
+    return {"name": "coherence-model", "kind": "embedding", "model": f"P(good) on {model.embedder}", **row, **_NO_CALLS}
 
 
 class EndpointGates:
@@ -234,6 +250,11 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
         rows.append(row | {k: sum(c[k] or 0 for c in costs) for k in costs[0] if k != "latency_ms_mean"}
                     | {"latency_ms_mean": None})
     rows.append(cohesion_baseline(tests, X, fold))
+    model_row = coherence_model_row(tests, X, fold, embedder.name)
+    if model_row is None:
+        skipped["coherence-model"] = f"the model was fitted on other vectors than {embedder.name}'s"
+    else:
+        rows.append(model_row)
     n_good = sum(t.gold == "good" for t in tests)
     namer_out = None
     if namer:

@@ -1,51 +1,100 @@
-"""The cascade: embedding cohesion decides the clear clusters, the LLM judges the rest.
+"""The cascade: an embedding score decides the clear clusters, the LLM judges the rest.
 
-With ``cascade_low``/``cascade_high`` set, a cluster whose cohesion (mean pairwise
-cosine) is at most ``low`` is bad and at least ``high`` is good without an LLM call;
-a singleton is good (one sentence has one intent). ``judge_budget`` caps the LLM
-judgments per iteration: the clusters nearest the middle of the band go to the LLM
-and the rest are decided by cohesion against that middle. Nothing is hidden: every
-cascade verdict says ``source: cascade`` and carries its cohesion.
+The score is ``method.cascade_scorer``: ``model`` (default), the shipped P(good) model of
+``dialin.tools.coherence`` measured within the run's corpus, or ``cohesion``, the mean
+pairwise cosine of the members. A cluster scoring at most ``cascade_low`` is bad and at
+least ``cascade_high`` is good without an LLM call; a singleton is good (one sentence has
+one intent). ``judge_budget`` caps the LLM judgments per iteration: the clusters nearest
+the middle of the band go to the LLM and the rest are decided against that middle.
+
+The model was fitted on one embedder's vectors; under another it is not used: the
+cascade falls back to cohesion with ``COHESION_THRESHOLDS`` and logs a warning. Nothing
+is hidden: every cascade verdict says ``source: cascade`` and carries its cohesion, and
+its model P(good) as ``p_good`` when the model scored it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
+import numpy as np
+
 from dialin.agents.verdicts import Verdict
 from dialin.config import MethodConfig
+from dialin.tools.coherence import CoherenceModel, CorpusFrame, load_model
 from dialin.workspace import Workspace
 
+log = logging.getLogger(__name__)
+COHESION_THRESHOLDS = (0.25, 0.7)
+"""(low, high) on cohesion when the model scorer cannot be used: the cohesion defaults before the model."""
+_frames: dict[int, tuple[np.ndarray, CorpusFrame]] = {}
+_warned: set[tuple[str, str]] = set()
 
-def cascade_verdict(cohesion: float, size: int, m: MethodConfig) -> Verdict | None:
+
+def cascade_verdict(score: float, size: int, low: float | None, high: float | None, cohesion: float,
+                    p_good: float | None = None) -> Verdict | None:
     """The cascade's decision for one cluster, or None when the LLM must judge it."""
-    if m.cascade_low is None and m.cascade_high is None:
+    if low is None and high is None:
         return None
     if size == 1:
-        return Verdict(label="good", source="cascade", cohesion=cohesion)
-    if m.cascade_high is not None and cohesion >= m.cascade_high:
-        return Verdict(label="good", source="cascade", cohesion=cohesion)
-    if m.cascade_low is not None and cohesion <= m.cascade_low:
-        return Verdict(label="bad", source="cascade", cohesion=cohesion)
+        return Verdict(label="good", source="cascade", cohesion=cohesion, p_good=p_good)
+    if high is not None and score >= high:
+        return Verdict(label="good", source="cascade", cohesion=cohesion, p_good=p_good)
+    if low is not None and score <= low:
+        return Verdict(label="bad", source="cascade", cohesion=cohesion, p_good=p_good)
     return None
+
+
+def _frame(model: CoherenceModel, X: np.ndarray) -> CorpusFrame:
+    """The corpus frame of the run's embeddings, fitted once per embedding matrix."""
+    hit = _frames.get(id(X))
+    if hit is None or hit[0] is not X:
+        _frames.clear()
+        hit = _frames[id(X)] = (X, model.frame(X))
+    return hit[1]
+
+
+def scorer(ws: Workspace) -> tuple[Callable[[list[int]], float] | None, float | None, float | None]:
+    """(P(good) of members or None for cohesion, low, high) as the config and the embedder allow."""
+    m: MethodConfig = ws.config.method
+    if m.cascade_scorer == "cohesion":
+        return None, m.cascade_low, m.cascade_high
+    model = load_model()
+    if model.embedder == ws.embedder.name and len(ws.X) >= 2:
+        frame = _frame(model, ws.X)
+        return (lambda members: model.score(frame, members)), m.cascade_low, m.cascade_high
+    if (model.embedder, ws.embedder.name) not in _warned:
+        _warned.add((model.embedder, ws.embedder.name))
+        log.warning("cascade: the coherence model was fitted on %s vectors, this run embeds with %s: scoring "
+                    "by cohesion with thresholds %s/%s instead (set method.cascade_scorer: cohesion to choose them)",
+                    model.embedder, ws.embedder.name, *COHESION_THRESHOLDS)
+    low = None if m.cascade_low is None else COHESION_THRESHOLDS[0]
+    high = None if m.cascade_high is None else COHESION_THRESHOLDS[1]
+    return None, low, high
 
 
 def triage(ws: Workspace, clusters: dict[str, list[int]]) -> tuple[dict[str, Verdict], dict[str, list[int]]]:
     """Split clusters (key -> members) into cascade verdicts and those the LLM judges."""
     m = ws.config.method
+    p_of, low, high = scorer(ws)
+    if low is None and high is None and m.judge_budget is None:
+        p_of = None  # the cascade is off: nothing to score
     decided: dict[str, Verdict] = {}
-    uncertain: list[tuple[float, str]] = []
+    uncertain: list[tuple[float, str, float, float | None]] = []
     for key, members in clusters.items():
         coh = ws.cohesion(members)
-        v = cascade_verdict(coh, len(members), m)
+        p = p_of(members) if p_of is not None and len(members) > 1 else None
+        score = coh if p_of is None else (1.0 if p is None else p)
+        v = cascade_verdict(score, len(members), low, high, coh, p)
         if v is None:
-            uncertain.append((coh, key))
+            uncertain.append((score, key, coh, p))
         else:
             decided[key] = v
     if m.judge_budget is not None and len(uncertain) > m.judge_budget:
-        lo = m.cascade_low if m.cascade_low is not None else 0.0
-        hi = m.cascade_high if m.cascade_high is not None else 1.0
-        mid = (lo + hi) / 2
-        uncertain.sort(key=lambda ck: (abs(ck[0] - mid), ck[1]))
-        for coh, key in uncertain[m.judge_budget:]:
-            decided[key] = Verdict(label="good" if coh >= mid else "bad", source="cascade", cohesion=coh)
+        mid = ((low if low is not None else 0.0) + (high if high is not None else 1.0)) / 2
+        uncertain.sort(key=lambda u: (abs(u[0] - mid), u[1]))
+        for score, key, coh, p in uncertain[m.judge_budget:]:
+            decided[key] = Verdict(label="good" if score >= mid else "bad", source="cascade", cohesion=coh, p_good=p)
         uncertain = uncertain[:m.judge_budget]
-    return decided, {key: clusters[key] for _, key in uncertain}
+    return decided, {key: clusters[key] for _, key, _, _ in uncertain}

@@ -62,7 +62,7 @@ def test_judge_eval_on_banking_slice(smol_config: Path) -> None:
     assert rep["intents"] == 5  # the first 200 rows hold 5 intents of 40
     assert set(rep["set"]) == {"pure", "mix2", "mix4", "intruder", "hard_mix2", "hard_intruder", "real"}
     rows = {r["name"]: r for r in rep["judges"]}
-    assert set(rows) == {"judge", "cohesion"}
+    assert set(rows) == {"judge", "cohesion", "coherence-model"}  # the bundled MiniLM: the model row is there
     n_tests = sum(v["clusters"] for v in rep["set"].values())
     judge = rows["judge"]
     assert judge["calls"] == n_tests and judge["errors"] == 0 and judge["answered"] == n_tests

