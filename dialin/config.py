@@ -98,11 +98,11 @@ class MethodConfig(_Strict):
     k_grid_size: int = Field(3, ge=1)
     use_k_predictor: bool = True
     """From iteration 2 on, ask the k_predictor role (when configured) which K to try."""
-    max_iterations: int = Field(2, ge=1)
+    max_iterations: int = Field(3, ge=1)
     min_unassigned: int = Field(20, ge=0)
     """Stop when fewer sentences are left unassigned."""
     sampling: Literal["random", "convex"] = "convex"
-    n_sentences: int = Field(8, ge=2)
+    n_sentences: int = Field(10, ge=2)
     score: Literal["ratio", "balanced"] = "ratio"
     """K choice: the paper's sentence ratio, or a variant that resists over-fragmentation."""
     cascade_scorer: Literal["cohesion", "model"] = "model"
@@ -111,7 +111,7 @@ class MethodConfig(_Strict):
     """A score at or below this is judged bad without the LLM (None = always ask the LLM)."""
     cascade_high: float | None = 0.85
     """A score at or above this is judged good without the LLM (None = always ask the LLM)."""
-    judge_budget: int | None = 16
+    judge_budget: int | None = 24
     """Most LLM judgments per iteration; beyond it the cascade decides by the score (None = no cap)."""
     grounded_names: bool = True
     """Names from a known verb + the cluster's own key words (for small namers; off for strong ones)."""
