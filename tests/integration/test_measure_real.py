@@ -42,7 +42,9 @@ def smol_config(tmp_path: Path):  # noqa: ANN201
             "judge": {"endpoint": "local", "model": "smol", "prompt": "judge", "max_tokens": 2, "logprobs": True},
             "namer": {"endpoint": "local", "model": "smol", "prompt": "namer", "max_tokens": 24, "logprobs": False},
         },
-        "method": {"k_candidates": [3, 6], "max_iterations": 1, "use_k_predictor": False, "n_sentences": 8},
+        # no cascade: every cluster goes to the real LLM, which is what these tests measure
+        "method": {"k_candidates": [3, 6], "max_iterations": 1, "use_k_predictor": False, "n_sentences": 8,
+                   "cascade_low": None, "cascade_high": None, "judge_budget": None},
     }
     path = tmp_path / "smol.yaml"
     path.write_text(yaml.safe_dump(cfg))
