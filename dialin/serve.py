@@ -27,19 +27,24 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
-from pydantic import BaseModel, Field
-
-from dialin.config import Config, EndpointConfig, dialin_home
+from dialin.config import Config, EndpointConfig
 from dialin.errors import ConfigError, DialinError, EndpointUnreachable
 from dialin.models import model_path_for
+from dialin.server_state import (  # noqa: F401 - ServerInfo, servers_dir and state_path are public here too
+    ServerInfo,
+    _file_lock,
+    _load_state,
+    _save_state,
+    _state_lock,
+    servers_dir,
+    state_path,
+)
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 120.0
@@ -83,93 +88,6 @@ runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 
 # Popen objects of the servers this process started, so they can be reaped (no zombies).
 _children: dict[int, subprocess.Popen[bytes]] = {}
-
-
-class ServerInfo(BaseModel):
-    """A llama.cpp server dialin started (one line of ``servers.json``)."""
-
-    name: str
-    """Server name: the endpoint name it was started for."""
-    pid: int
-    port: int
-    base_url: str
-    """OpenAI-compatible URL, ``http://127.0.0.1:PORT/v1``."""
-    model_path: str
-    """The GGUF file it serves."""
-    alias: str
-    """The ``--model_alias`` it was started with (any ``model`` name is served anyway)."""
-    started_at: datetime
-    n_ctx: int
-    n_threads: int
-    server_args: dict[str, str | int | float | bool] = {}
-    """Extra llama_cpp.server flags it was started with (a server is reused only when they match)."""
-    log_path: str | None = None
-    startup_s: float | None = Field(None, description="Seconds from launch to the first healthy answer.")
-
-
-# ------------------------------------------------------------------------------- state file
-
-def servers_dir() -> Path:
-    return dialin_home() / "servers"
-
-
-def state_path() -> Path:
-    """``$DIALIN_HOME/servers/servers.json``."""
-    return servers_dir() / "servers.json"
-
-
-@contextlib.contextmanager
-def _file_lock(name: str) -> Iterator[None]:
-    """An exclusive inter-process lock on ``servers/<name>`` (a no-op where fcntl is missing)."""
-    path = servers_dir() / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: no locking
-        yield
-        return
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _state_lock() -> contextlib.AbstractContextManager[None]:
-    return _file_lock("servers.json.lock")
-
-
-def _load_state() -> dict[str, ServerInfo]:
-    try:
-        raw = json.loads(state_path().read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
-        return {}  # unreadable: start afresh rather than refuse to serve
-    servers = raw.get("servers", []) if isinstance(raw, dict) else []
-    out: dict[str, ServerInfo] = {}
-    for item in servers:
-        try:
-            info = ServerInfo.model_validate(item)
-        except ValueError:
-            continue
-        out[info.name] = info
-    return out
-
-
-def _save_state(state: dict[str, ServerInfo]) -> None:
-    path = state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"servers": [json.loads(s.model_dump_json()) for s in state.values()]}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".servers.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------------------- process checks
