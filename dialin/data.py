@@ -43,8 +43,9 @@ class Corpus:
         index: dict[tuple[str, str], int] = {}
         roles: list[str] = []
         self.row_to_unique = []
+        blank = set(self.blank_rows)
         for i, text in enumerate(self.texts):
-            if i in self._blank_set:
+            if i in blank:
                 self.row_to_unique.append(-1)
                 continue
             role = self.roles[i] if self.roles else ""
@@ -55,10 +56,6 @@ class Corpus:
                 roles.append(role)
             self.row_to_unique.append(index[key])
         self.unique_roles = roles if self.roles else None
-
-    @property
-    def _blank_set(self) -> set[int]:
-        return set(self.blank_rows)
 
     def __len__(self) -> int:
         return len(self.texts)

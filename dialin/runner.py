@@ -39,14 +39,12 @@ def checkpoint_path(config: Config) -> Path:
     return store.with_name(store.stem + ".checkpoints.db")
 
 
-def local_base_urls(config: Config, start: bool = True) -> dict[str, str]:
+def local_base_urls(config: Config) -> dict[str, str]:
     """Base URLs of the `auto` endpoints, starting local llama.cpp servers when needed."""
     if not any(ep.base_url == "auto" for ep in config.endpoints.values()):
         return {}
     from dialin.serve import ensure_servers
 
-    if not start:
-        return {}
     return ensure_servers(config)
 
 
