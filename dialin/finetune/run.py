@@ -1,0 +1,109 @@
+"""``dialin finetune judge|namer``: labelled corpora -> examples -> LoRA -> adapters + manifest.
+
+``OUT/`` receives ``train.jsonl`` and ``valid.jsonl`` (the examples, written before any
+training so a crash loses nothing), ``checkpoints/epoch-N/`` (``--resume`` continues from
+the latest), ``peft/`` (vLLM), ``TASK-lora.gguf`` (llama.cpp) and ``manifest.json`` (base,
+settings, timings, validation scores, and the config that uses the adapter).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dialin.config import Config
+from dialin.data import load_corpus
+from dialin.embed import make_embedder
+from dialin.errors import DataError
+from dialin.finetune.examples import PROMPTS, Example, Task, build_examples, read_jsonl, split_examples, write_jsonl
+from dialin.finetune.train import (Progress, TrainSettings, load_base, train_lora, validate_judge,
+                                   validate_namer)
+from dialin.judge_eval import unique_labels
+from dialin.store import Store
+
+
+def make_examples(task: Task, data: Sequence[str], *, config: Config, count: int, n: int, seed: int,
+                  label_col: str = "label", text_col: str = "text", split: str | None = None) -> list[Example]:
+    """`count` examples split evenly over the corpora in `data` (each embedded with the configured embedder)."""
+    store = Store(config.store_path())
+    embedder = make_embedder(config.embedder.model_copy(update={"progress": False}), store)
+    out: list[Example] = []
+    for i, path in enumerate(data):
+        corpus = load_corpus(path, text_col=text_col, label_col=label_col, split=split, skip_blank=True)
+        labels = unique_labels(corpus)
+        if len(set(labels)) < 2:
+            raise DataError(f"{path}: finetune needs at least 2 gold intents in '{label_col}'")
+        X = np.asarray(embedder.encode(corpus.unique_texts), dtype=np.float64)
+        share = count // len(data) + (1 if i < count % len(data) else 0)
+        out.extend(build_examples(task, corpus.unique_texts, labels, X, count=share, n=n, seed=seed + i,
+                                  source=Path(path).name))
+    return out
+
+
+def usage_config(task: Task, paths: dict[str, str], base: str, hf_id: str) -> dict[str, Any]:
+    """The config fragment that puts the adapter to work (llama.cpp here; vLLM in the comment of the manifest)."""
+    role: dict[str, Any] = {"endpoint": f"{task}_lora", "model": f"{task}-lora", "prompt": PROMPTS[task]}
+    if task == "judge":
+        role["max_tokens"] = 2
+    frag: dict[str, Any] = {
+        "endpoints": {f"{task}_lora": {"base_url": "auto", "backend": "llamacpp", "model_path": base,
+                                       "server_args": {"logits_all": False, "lora_path": paths["gguf"]}}},
+        "roles": {task: role},
+    }
+    if task == "namer":
+        frag["method"] = {"grounded_names": False}
+    frag["vllm"] = (f"vllm serve {hf_id or 'BASE'} --enable-lora --lora-modules {task}={paths['peft']} "
+                    f"--max-lora-rank 64; then roles.{task}: {{endpoint: <vllm>, model: {task}, "
+                    f"prompt: {PROMPTS[task]}}}")
+    return frag
+
+
+def finetune(task: Task, data: Sequence[str], out: Path, *, config: Config, base: str, count: int = 400,
+             n: int = 10, holdout: float = 0.1, settings: TrainSettings | None = None, resume: bool = False,
+             label_col: str = "label", text_col: str = "text", split: str | None = None,
+             progress: Progress | None = None) -> dict[str, Any]:
+    settings = settings or TrainSettings()
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    train_path, valid_path = out / "train.jsonl", out / "valid.jsonl"
+    if resume and train_path.is_file():
+        train, valid = read_jsonl(train_path), read_jsonl(valid_path) if valid_path.is_file() else []
+    else:
+        examples = make_examples(task, data, config=config, count=count, n=n, seed=settings.seed,
+                                 label_col=label_col, text_col=text_col, split=split)
+        train, valid = split_examples(examples, holdout, settings.seed)
+        write_jsonl(train_path, train)
+        write_jsonl(valid_path, valid)
+    t_examples = time.perf_counter() - t0
+    b = load_base(base, settings.device)
+    t_load = time.perf_counter() - t0 - t_examples
+    model, stats = train_lora(b, train, settings, out / "checkpoints", resume=resume, progress=progress)
+    t1 = time.perf_counter()
+    validation = validate_judge(model, b, valid) if task == "judge" else validate_namer(model, b, valid)
+    t_valid = time.perf_counter() - t1
+    from dialin.finetune.export import export_adapter
+
+    paths = export_adapter(model, out, arch=b.arch, hf_id=b.hf_id, alpha=settings.alpha, name=task)
+    manifest = {
+        "task": task, "base": base, "base_hf_id": b.hf_id, "arch": b.arch, "device": b.device,
+        "prompt": PROMPTS[task], "data": [str(p) for p in data], "split": split, "count": count, "n": n,
+        "settings": settings.model_dump(), "train": stats, "validation": validation, "paths": paths,
+        "seconds": {"examples": round(t_examples, 1), "load": round(t_load, 1), "train": stats["train_seconds"],
+                    "validate": round(t_valid, 1), "total": round(time.perf_counter() - t0, 1)},
+        "machine": {"cpus": _cpus(), "python": platform.python_version()},
+        "use": usage_config(task, paths, base, b.hf_id),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
