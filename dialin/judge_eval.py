@@ -113,8 +113,10 @@ _NO_CALLS = {"calls": 0, "cached": 0, "made": 0, "errors": 0, "prompt_tokens": 0
 
 
 def coherence_model_row(tests: list[TestCluster], X: np.ndarray, fold: np.ndarray,
-                        embedder_name: str) -> dict[str, Any] | None:
-    """The cascade's model scorer (``dialin.tools.coherence``): good when P(good) >= 0.5; None under other vectors."""
+                        embedder_name: str) -> tuple[dict[str, Any], list[float]] | None:
+    """The cascade's model scorer (``dialin.tools.coherence``): good when P(good) >= 0.5; None under other vectors.
+
+    Returns the row and the scores (the cascade rows reuse them)."""
     from dialin.tools.coherence import load_model
 
     model = load_model()
@@ -123,7 +125,29 @@ def coherence_model_row(tests: list[TestCluster], X: np.ndarray, fold: np.ndarra
     frame = model.frame(X)
     p = [model.score(frame, t.members) for t in tests]
     row = score_answers(tests, ["good" if v >= 0.5 else "bad" for v in p], p, fold)
-    return {"name": "coherence-model", "kind": "embedding", "model": f"P(good) on {model.embedder}", **row, **_NO_CALLS}
+    return {"name": "coherence-model", "kind": "embedding", "model": f"P(good) on {model.embedder}", **row,
+            **_NO_CALLS}, p
+
+
+def cascade_row(role: str, tests: list[TestCluster], votes: list[Vote | None], scores: list[float],
+                low: float, high: float, fold: np.ndarray) -> dict[str, Any]:
+    """What the loop's cascade would do with this judge: the coherence model decides P <= low (bad) and
+    P >= high (good) without a call; the judge answers the rest. ``calls`` counts the judge calls kept,
+    ``saved`` the ones the cascade made unnecessary. P(good) is the model's where it decided, the
+    judge's elsewhere (None when the judge gives no P(good): AUC is then not reported)."""
+    labels: list[str | None] = []
+    p: list[float | None] = []
+    decided = 0
+    for v, s in zip(votes, scores):
+        if s <= low or s >= high:
+            decided += 1
+            labels.append("good" if s >= high else "bad")
+            p.append(s)
+        else:
+            labels.append(v.label if v else None)
+            p.append(v.p_good if v else None)
+    return {"name": f"cascade({role})", "kind": "cascade", "model": f"coherence-model {low}/{high} + {role}",
+            **score_answers(tests, labels, p, fold), **_NO_CALLS, "calls": len(tests) - decided, "saved": decided}
 
 
 class EndpointGates:
@@ -250,11 +274,14 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
         rows.append(row | {k: sum(c[k] or 0 for c in costs) for k in costs[0] if k != "latency_ms_mean"}
                     | {"latency_ms_mean": None})
     rows.append(cohesion_baseline(tests, X, fold))
-    model_row = coherence_model_row(tests, X, fold, embedder.name)
-    if model_row is None:
+    scored = coherence_model_row(tests, X, fold, embedder.name)
+    if scored is None:
         skipped["coherence-model"] = f"the model was fitted on other vectors than {embedder.name}'s"
     else:
-        rows.append(model_row)
+        rows.append(scored[0])
+        if m.cascade_scorer == "model" and m.cascade_low is not None and m.cascade_high is not None:
+            rows.extend(cascade_row(r, tests, votes[r], scored[1], m.cascade_low, m.cascade_high, fold)
+                        for r in roles)
     n_good = sum(t.gold == "good" for t in tests)
     namer_out = None
     if namer:

@@ -280,6 +280,11 @@ def start_server(
         )
     if port is not None and not _port_free(port):
         raise ConfigError(f"port {port} on {HOST} is in use: pick another or leave it unset for a free one")
+    lora = endpoint.server_args.get("lora_path")
+    if lora and not Path(str(lora)).expanduser().is_file():
+        raise ConfigError(f"endpoint '{name}': server_args.lora_path {lora} is not a file. Train one with "
+                          "`dialin finetune judge|namer --data LABELLED.jsonl --out DIR` (it writes DIR/TASK-lora.gguf) "
+                          "or fix the path")
     n_threads = endpoint.n_threads or os.cpu_count() or 1
     log_path = Path(log_dir or servers_dir()) / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -145,7 +145,25 @@ def test_judge_eval_reports_the_model_row_only_under_its_embedder() -> None:
     labels = [f"intent{i // 20:02d}" for i in range(len(X))]
     tests, _ = build_test_set(labels, X, n=8, per_difficulty=4, seed=0)
     fold = fold_of(tests, 0)
-    row = coherence_model_row(tests, X, fold, load_model().embedder)
-    assert row is not None and row["name"] == "coherence-model" and row["calls"] == 0
+    scored = coherence_model_row(tests, X, fold, load_model().embedder)
+    assert scored is not None
+    row, scores = scored
+    assert len(scores) == len(tests) and row["name"] == "coherence-model" and row["calls"] == 0
     assert row["auc"] is not None and row["auc_by_group"]["random"] > 0.8
     assert coherence_model_row(tests, X, fold, "toy-256") is None
+
+
+def test_cascade_row_lets_the_model_decide_the_clear_clusters_and_counts_the_calls_saved() -> None:
+    from dialin.agents.verdicts import Vote
+    from dialin.judge_eval import cascade_row
+    from dialin.judge_sets import TestCluster
+
+    tests = [TestCluster("pure", (0, 1), "good", ("a",), 1.0), TestCluster("mix2", (2, 3), "bad", ("a", "b"), 0.5),
+             TestCluster("pure", (4, 5), "good", ("c",), 1.0), TestCluster("hard_mix2", (6, 7), "bad", ("c", "d"), 0.5)]
+    # the judge is wrong on the first two (decided by the model) and right on the last two (left to it)
+    votes = [Vote(role="judge", model="m", label=lab, p_good=p, cached=False)
+             for lab, p in (("bad", 0.1), ("good", 0.9), ("good", 0.8), ("bad", 0.3))]
+    scores = [0.95, 0.2, 0.5, 0.6]
+    row = cascade_row("judge", tests, votes, scores, low=0.35, high=0.85, fold=np.array([0, 1, 0, 1]))
+    assert row["name"] == "cascade(judge)" and row["saved"] == 2 and row["calls"] == 2
+    assert row["accuracy"] == 1.0 and row["auc"] == 1.0
