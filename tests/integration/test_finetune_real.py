@@ -59,7 +59,8 @@ def _config(tmp_path: Path, use: dict) -> Path:
     endpoint["server_args"] = {**endpoint["server_args"], "logits_all": True}
     endpoint["n_ctx"] = 2048
     cfg = {"store": str(tmp_path / "store.db"), "embedder": {"progress": False}, "endpoints": {"judge_lora": endpoint},
-           "roles": {"judge": {**use["roles"]["judge"], "logprobs": True}}}
+           "roles": {"judge": {**use["roles"]["judge"], "logprobs": True},
+                     "namer": {"endpoint": "judge_lora", "model": "judge-lora", "prompt": "namer"}}}
     path = tmp_path / "lora.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
