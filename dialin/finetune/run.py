@@ -22,7 +22,7 @@ from dialin.data import load_corpus
 from dialin.embed import make_embedder
 from dialin.errors import DataError
 from dialin.finetune.examples import PROMPTS, Example, Task, build_examples, read_jsonl, split_examples, write_jsonl
-from dialin.finetune.train import (Progress, TrainSettings, load_base, train_lora, validate_judge,
+from dialin.finetune.train import (Progress, TrainSettings, load_base, resolve_base, train_lora, validate_judge,
                                    validate_namer)
 from dialin.judge_eval import unique_labels
 from dialin.store import Store
@@ -69,6 +69,7 @@ def finetune(task: Task, data: Sequence[str], out: Path, *, config: Config, base
              label_col: str = "label", text_col: str = "text", split: str | None = None,
              progress: Progress | None = None) -> dict[str, Any]:
     settings = settings or TrainSettings()
+    resolve_base(base)  # a wrong --base fails before minutes of example building
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     train_path, valid_path = out / "train.jsonl", out / "valid.jsonl"

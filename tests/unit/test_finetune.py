@@ -193,3 +193,26 @@ def test_left_padded_answer_loss_equals_each_example_alone(tmp_path: Path) -> No
             alone.append(torch.nn.functional.cross_entropy(logits, target, ignore_index=-100, reduction="sum"))
         n_answer = sum(sum(1 for t in e.labels if t != -100) for e in enc)
     assert batched == pytest.approx(float(sum(alone)) / n_answer, rel=1e-4)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--data", "missing.jsonl"], "missing.jsonl is not a file"),
+    (["--examples", "5"], "at least 10 examples"),
+    (["--holdout", "0.95"], "must be in"),
+    (["--base", "bundled:nope"], "unknown bundled model 'nope'"),
+    (["--base", "/no/such/model"], "neither bundled:NAME"),
+])
+def test_finetune_cli_names_bad_input_before_any_work(tmp_path: Path, args: list[str], message: str) -> None:
+    from click.testing import CliRunner
+
+    from dialin.cli import main
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"text": f"t{i}", "label": f"l{i % 2}"}) + "\n" for i in range(4)))
+    base_args = ["finetune", "judge", "--out", str(tmp_path / "out")]
+    if "--data" not in args:
+        base_args += ["--data", str(data)]
+    result = CliRunner().invoke(main, base_args + args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not (tmp_path / "out" / "train.jsonl").exists()
