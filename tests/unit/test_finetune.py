@@ -216,3 +216,31 @@ def test_finetune_cli_names_bad_input_before_any_work(tmp_path: Path, args: list
     assert result.exit_code != 0
     assert message in result.output
     assert not (tmp_path / "out" / "train.jsonl").exists()
+
+
+def test_finetune_cli_prints_where_the_adapters_are_and_the_config_that_uses_them(tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    import dialin.finetune.run as run_mod
+    from dialin.cli import main
+
+    paths = {"peft": str(tmp_path / "peft"), "gguf": str(tmp_path / "judge-lora.gguf")}
+    seen = {}
+
+    def fake_finetune(task, data, out, **kw):  # noqa: ANN001, ANN003, ANN202
+        seen.update(task=task, data=data, out=out, settings=kw["settings"])
+        return {"train": {"examples": 36}, "seconds": {"total": 12.0}, "device": "cpu",
+                "validation": {"n": 4, "auc": 0.75, "accuracy": 0.5}, "paths": paths,
+                "use": run_mod.usage_config("judge", paths, "bundled:smollm2-135m", "HuggingFaceTB/SmolLM2-135M-Instruct")}
+
+    monkeypatch.setattr(run_mod, "finetune", fake_finetune)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "a", "label": "x"}\n')
+    result = CliRunner().invoke(main, ["finetune", "judge", "--data", str(data), "--out", str(tmp_path / "o"),
+                                       "--rank", "8", "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    assert seen["settings"].rank == 8 and seen["settings"].alpha == 16 and seen["settings"].epochs == 3
+    assert f"llama.cpp adapter: {paths['gguf']}" in result.output
+    assert "lora_path: " + paths["gguf"] in result.output and "prompt: judge_tuned" in result.output
+    assert "--lora-modules judge=" + paths["peft"] in result.output
