@@ -101,7 +101,7 @@ def build_examples(task: Task, texts: Sequence[str], labels: Sequence[str], X: n
 
 
 def split_examples(examples: list[Example], holdout: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """A seeded train / validation split (validation at least 1 example when there are 10+)."""
+    """A seeded train / validation split; below 10 examples everything is for training."""
     rng = np.random.default_rng(seed)
     order = [int(i) for i in rng.permutation(len(examples))]
     k = int(round(len(examples) * holdout)) if len(examples) >= 10 else 0

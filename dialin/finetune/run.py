@@ -22,8 +22,8 @@ from dialin.data import load_corpus
 from dialin.embed import make_embedder
 from dialin.errors import DataError
 from dialin.finetune.examples import PROMPTS, Example, Task, build_examples, read_jsonl, split_examples, write_jsonl
-from dialin.finetune.train import (Progress, TrainSettings, load_base, resolve_base, train_lora, validate_judge,
-                                   validate_namer)
+from dialin.finetune.train import (Progress, TrainSettings, load_base, pick_device, resolve_base, train_lora,
+                                   validate_judge, validate_namer)
 from dialin.judge_eval import unique_labels
 from dialin.store import Store
 
@@ -47,7 +47,7 @@ def make_examples(task: Task, data: Sequence[str], *, config: Config, count: int
 
 
 def usage_config(task: Task, paths: dict[str, str], base: str, hf_id: str) -> dict[str, Any]:
-    """The config fragment that puts the adapter to work (llama.cpp here; vLLM in the comment of the manifest)."""
+    """The config fragment that puts the adapter to work on llama.cpp, plus (key ``vllm``) the vLLM command."""
     role: dict[str, Any] = {"endpoint": f"{task}_lora", "model": f"{task}-lora", "prompt": PROMPTS[task]}
     if task == "judge":
         role["max_tokens"] = 2
@@ -69,7 +69,8 @@ def finetune(task: Task, data: Sequence[str], out: Path, *, config: Config, base
              label_col: str = "label", text_col: str = "text", split: str | None = None,
              progress: Progress | None = None) -> dict[str, Any]:
     settings = settings or TrainSettings()
-    resolve_base(base)  # a wrong --base fails before minutes of example building
+    resolve_base(base)  # a wrong --base or --device fails before minutes of example building
+    pick_device(settings.device)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     train_path, valid_path = out / "train.jsonl", out / "valid.jsonl"

@@ -15,7 +15,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,6 @@ class Base:
     hf_id: str
     arch: str
     device: str
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _require(module: str) -> Any:

@@ -244,3 +244,17 @@ def test_finetune_cli_prints_where_the_adapters_are_and_the_config_that_uses_the
     assert f"llama.cpp adapter: {paths['gguf']}" in result.output
     assert "lora_path: " + paths["gguf"] in result.output and "prompt: judge_tuned" in result.output
     assert "--lora-modules judge=" + paths["peft"] in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: --device cuda is valid here")
+def test_finetune_cli_refuses_cuda_without_a_gpu_before_any_work(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dialin.cli import main
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"text": f"t{i}", "label": f"l{i % 2}"}) + "\n" for i in range(4)))
+    result = CliRunner().invoke(main, ["finetune", "judge", "--data", str(data), "--out", str(tmp_path / "out"),
+                                       "--base", "bundled:smollm2-135m", "--device", "cuda"])
+    assert result.exit_code != 0 and "torch sees no GPU" in result.output
+    assert not (tmp_path / "out" / "train.jsonl").exists()
