@@ -1,4 +1,4 @@
-"""``dialin finetune judge|namer``: train a LoRA adapter for a role from labelled corpora."""
+"""``dialin finetune judge|namer|embedder``: train a LoRA adapter for a role, or the embedder, from labelled corpora."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import click
 
 from dialin.config import load_config
 
-TASKS = ("judge", "namer")
+TASKS = ("judge", "namer", "embedder")
+DEFAULTS = {"lora": {"base": "bundled:qwen2.5-coder-0.5b", "epochs": 2, "lr": 2e-4, "batch_size": 8, "holdout": 0.1},
+            "embedder": {"epochs": 1, "lr": 2e-5, "batch_size": 64, "holdout": 0.2}}
+"""Per-task defaults of the options left unset; the embedder's base is the config's embedder."""
 
 
 @click.command("finetune")
@@ -20,40 +23,55 @@ TASKS = ("judge", "namer")
               help="Labelled corpus (CSV/TSV/JSONL with text + label); repeat for several.")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: $DIALIN_HOME/adapters/TASK).")
-@click.option("--base", default="bundled:qwen2.5-coder-0.5b", show_default=True,
-              help="Base model: bundled:NAME, a .gguf file, or a Hugging Face model folder.")
+@click.option("--base", default=None,
+              help="Base model: bundled:NAME, a .gguf file, or a Hugging Face model folder (judge/namer; default "
+                   "bundled:qwen2.5-coder-0.5b); embedder: a sentence-transformers folder (default: the config's).")
 @click.option("--text-col", default="text", show_default=True)
 @click.option("--label-col", default="label", show_default=True)
 @click.option("--split", default=None, help="Keep rows whose 'split' column equals this (e.g. train).")
 @click.option("--examples", "count", type=int, default=400, show_default=True, help="Training examples in all.")
 @click.option("--n", "n", type=int, default=10, show_default=True, help="Sentences shown per example.")
-@click.option("--epochs", type=int, default=2, show_default=True)
+@click.option("--epochs", type=int, default=None, help="Default 2 (judge/namer), 1 (embedder).")
 @click.option("--rank", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=2e-4, show_default=True)
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--holdout", type=float, default=0.1, show_default=True, help="Share of examples kept for validation.")
+@click.option("--lr", type=float, default=None, help="Default 2e-4 (LoRA), 2e-5 (embedder).")
+@click.option("--batch-size", type=int, default=None, help="Default 8 (LoRA), 64 (embedder).")
+@click.option("--holdout", type=float, default=None,
+              help="Kept for validation: share of examples (judge/namer, default 0.1) or of intents (embedder, 0.2).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT's examples and latest epoch checkpoint.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="DIALIN_CONFIG",
               help="YAML config (the embedder and store used to build examples).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout (progress on stderr).")
-def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str, text_col: str, label_col: str,
-                 split: str | None, count: int, n: int, epochs: int, rank: int, lr: float, batch_size: int,
-                 holdout: float, device: str, seed: int, resume: bool, config_path: str | None,
+def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str | None, text_col: str,
+                 label_col: str, split: str | None, count: int, n: int, epochs: int | None, rank: int,
+                 lr: float | None, batch_size: int | None, holdout: float | None, device: str, seed: int, resume: bool, config_path: str | None,
                  as_json: bool) -> None:
-    """Train a LoRA adapter for the judge or namer role from labelled corpora.
+    """Train a LoRA adapter for the judge or namer role, or the embedder, from labelled corpora.
 
-    Builds examples like the paper (judge: good = one intent, bad = mixtures, intruders,
-    nearest-intent perturbations and impure real clusters; namer: the gold label as
-    action-objective), trains with peft on CPU or GPU, and writes OUT/peft (vLLM
+    judge/namer: builds examples like the paper (judge: good = one intent, bad = mixtures,
+    intruders, nearest-intent perturbations and impure real clusters; namer: the gold label
+    as action-objective), trains with peft on CPU or GPU, and writes OUT/peft (vLLM
     --lora-modules) and OUT/TASK-lora.gguf (llama.cpp --lora_path), plus manifest.json
     with the config that uses it.
+
+    embedder: contrastive fine-tuning of the sentence embedder on the labelled intents
+    (same-intent sentences close, others apart); writes OUT/model, validated by K-means NMI
+    on intents held out of training (base vs tuned).
     """
     from dialin.config import dialin_home
-    from dialin.finetune.run import finetune
+    from dialin.finetune.run import finetune, finetune_embedder
     from dialin.finetune.train import TrainSettings
 
+    d = DEFAULTS["embedder" if task == "embedder" else "lora"]
+    epochs = d["epochs"] if epochs is None else epochs
+    lr = d["lr"] if lr is None else lr
+    batch_size = d["batch_size"] if batch_size is None else batch_size
+    holdout = d["holdout"] if holdout is None else holdout
+    if epochs < 1:
+        raise click.BadParameter("at least 1", param_hint="--epochs")
+    if batch_size < 2:
+        raise click.BadParameter("at least 2", param_hint="--batch-size")
     if not 0 <= holdout < 0.9:
         raise click.BadParameter("must be in [0, 0.9)", param_hint="--holdout")
     if count < 10:
@@ -63,6 +81,14 @@ def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str, t
             raise click.BadParameter(f"{path} is not a file", param_hint="--data")
     config = load_config(config_path)
     folder = Path(out) if out else dialin_home() / "adapters" / task
+    if task == "embedder":
+        if base is None and config.embedder.kind != "sentence-transformers":
+            raise click.BadParameter(f"the config's embedder is '{config.embedder.kind}', which cannot be fine-tuned: "
+                                     "pass a sentence-transformers folder", param_hint="--base")
+        _embedder(data, folder, base or config.embedder.model, holdout, epochs, lr, batch_size, device, seed, resume,
+                  label_col, text_col, split, as_json)
+        return
+    base = base or str(d["base"])
     settings = TrainSettings(rank=rank, alpha=2.0 * rank, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
                              device=device)
     bar = _progress()
@@ -84,6 +110,30 @@ def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str, t
     vllm = use.pop("vllm")
     click.echo(yaml.safe_dump(use, sort_keys=False))
     click.echo(f"on vLLM: {vllm}")
+
+
+def _embedder(data: tuple[str, ...], folder: Path, base: str, holdout: float, epochs: int, lr: float,
+              batch_size: int, device: str, seed: int, resume: bool, label_col: str, text_col: str,
+              split: str | None, as_json: bool) -> None:
+    from dialin.finetune.embedder import EmbedderSettings
+    from dialin.finetune.run import finetune_embedder
+
+    settings = EmbedderSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device)
+    manifest = finetune_embedder(list(data), folder, base=base, holdout=holdout, settings=settings, resume=resume,
+                                 label_col=label_col, text_col=text_col, split=split, progress=_progress())
+    if as_json:
+        click.echo(json.dumps(manifest, indent=2))
+        return
+    t, v = manifest["train"], manifest["validation"]
+    click.echo(f"trained the embedder on {t['sentences']} sentences of {t['intents']} intents in "
+               f"{manifest['seconds']['total']:.0f} s ({manifest['device']})")
+    if v.get("nmi_base") is not None:
+        click.echo(f"validation, {v['heldout_intents']} intents it never saw: K-means NMI {v['nmi_base']} (base) -> "
+                   f"{v['nmi_tuned']} (tuned)")
+    click.echo(f"model: {manifest['paths']['model']}\nuse it (add to your config):")
+    import yaml
+
+    click.echo(yaml.safe_dump(manifest["use"], sort_keys=False))
 
 
 def _progress() -> Any:

