@@ -52,7 +52,8 @@ def make_examples(task: Task, data: Sequence[str], *, config: Config, count: int
 
 def usage_config(task: Task, paths: dict[str, str], base: str, hf_id: str) -> dict[str, Any]:
     """The config fragment that puts the adapter to work on llama.cpp, plus (key ``vllm``) the vLLM command."""
-    role: dict[str, Any] = {"endpoint": f"{task}_lora", "model": f"{task}-lora", "prompt": PROMPTS[task]}
+    role: dict[str, Any] = {"endpoint": f"{task}_lora", "model": f"{task}-lora", "prompt": PROMPTS[task],
+                            "logprobs": False}  # the endpoint runs without logits_all, so it has none to give
     if task == "judge":
         role["max_tokens"] = 2
     frag: dict[str, Any] = {

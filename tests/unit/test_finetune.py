@@ -258,3 +258,21 @@ def test_finetune_cli_refuses_cuda_without_a_gpu_before_any_work(tmp_path: Path)
                                        "--base", "bundled:smollm2-135m", "--device", "cuda"])
     assert result.exit_code != 0 and "torch sees no GPU" in result.output
     assert not (tmp_path / "out" / "train.jsonl").exists()
+
+
+@pytest.mark.parametrize("task", ["judge", "namer"])
+def test_the_printed_config_fragment_is_valid_inside_the_shipped_config(task: str, tmp_path: Path) -> None:
+    import yaml
+
+    from dialin.config import _deep_merge, load_config
+    from dialin.finetune.run import usage_config
+
+    gguf_path = tmp_path / f"{task}-lora.gguf"
+    use = usage_config(task, {"peft": str(tmp_path / "peft"), "gguf": str(gguf_path)}, "bundled:smollm2-135m",
+                       "HuggingFaceTB/SmolLM2-135M-Instruct")
+    use.pop("vllm")
+    base = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "local.yaml").read_text())
+    merged = tmp_path / "merged.yaml"
+    merged.write_text(yaml.safe_dump(_deep_merge(base, use)))
+    config = load_config(merged)
+    assert config.roles[task].endpoint == f"{task}_lora" and not config.roles[task].logprobs
