@@ -82,6 +82,12 @@ def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str | 
     config = load_config(config_path)
     folder = Path(out) if out else dialin_home() / "adapters" / task
     if task == "embedder":
+        ctx = click.get_current_context()
+        lora_only = [f"--{p.replace('count', 'examples')}" for p in ("count", "n", "rank")
+                     if ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT]
+        if lora_only:
+            raise click.BadParameter(f"{', '.join(lora_only)} only apply to judge and namer (LoRA) training",
+                                     param_hint=lora_only[0])
         if base is None and config.embedder.kind != "sentence-transformers":
             raise click.BadParameter(f"the config's embedder is '{config.embedder.kind}', which cannot be fine-tuned: "
                                      "pass a sentence-transformers folder", param_hint="--base")

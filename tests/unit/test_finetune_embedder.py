@@ -157,3 +157,12 @@ def test_finetune_embedder_cli(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["finetune", "embedder", "--data", str(data), "--base", str(base),
                                   "--out", str(tmp_path / "o3")], env=env)
     assert r.exit_code != 0 and "label" in r.output and not (tmp_path / "o3" / "model").exists()
+
+
+def test_finetune_embedder_cli_refuses_lora_options(tmp_path: Path) -> None:
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps({"text": f"t{i}", "label": f"l{i % 2}"}) + "\n" for i in range(8)))
+    r = CliRunner().invoke(main, ["finetune", "embedder", "--data", str(data), "--rank", "8",
+                                  "--out", str(tmp_path / "o")], env={"DIALIN_HOME": str(tmp_path / "home")})
+    assert r.exit_code != 0 and "--rank only apply to judge and namer" in r.output
+    assert not (tmp_path / "o").exists()
