@@ -107,6 +107,9 @@ class MethodConfig(_Strict):
     """K choice: the paper's sentence ratio, or a variant that resists over-fragmentation."""
     cascade_scorer: Literal["cohesion", "model"] = "model"
     """What cascade_low/high threshold: the shipped P(good) model (dialin/tools/coherence.py) or raw cohesion."""
+    coherence_model: str | None = None
+    """A coherence model JSON for ``cascade_scorer: model`` (``dialin finetune embedder`` writes one for its
+    embedder); None = the shipped one, fitted on all-MiniLM-L6-v2 vectors."""
     cascade_low: float | None = 0.35
     """A score at or below this is judged bad without the LLM (None = always ask the LLM)."""
     cascade_high: float | None = 0.85

@@ -113,13 +113,13 @@ _NO_CALLS = {"calls": 0, "cached": 0, "made": 0, "errors": 0, "prompt_tokens": 0
 
 
 def coherence_model_row(tests: list[TestCluster], X: np.ndarray, fold: np.ndarray,
-                        embedder_name: str) -> tuple[dict[str, Any], list[float]] | None:
+                        embedder_name: str, path: str | None = None) -> tuple[dict[str, Any], list[float]] | None:
     """The cascade's model scorer (``dialin.tools.coherence``): good when P(good) >= 0.5; None under other vectors.
 
     Returns the row and the scores (the cascade rows reuse them)."""
     from dialin.tools.coherence import load_model
 
-    model = load_model()
+    model = load_model(path)
     if model.embedder != embedder_name:
         return None
     frame = model.frame(X)
@@ -274,7 +274,7 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
         rows.append(row | {k: sum(c[k] or 0 for c in costs) for k in costs[0] if k != "latency_ms_mean"}
                     | {"latency_ms_mean": None})
     rows.append(cohesion_baseline(tests, X, fold))
-    scored = coherence_model_row(tests, X, fold, embedder.name)
+    scored = coherence_model_row(tests, X, fold, embedder.name, m.coherence_model)
     if scored is None:
         skipped["coherence-model"] = f"the model was fitted on other vectors than {embedder.name}'s"
     else:

@@ -3,10 +3,12 @@
 For each test corpus, the judge-eval test clusters (``dialin.judge_sets``: pure, random and
 nearest-intent mixtures, real K-means / Ward clusters) are built ONCE on the bundled
 MiniLM's vectors, so every embedder scores the same clusters. Per embedder: cohesion AUC
-(mean pairwise cosine) per group and per hard difficulty; for MiniLM also the shipped
-coherence model (the cascade's default scorer); what the cascade would decide alone on the
-real clusters (the model's thresholds for MiniLM; cohesion's fallback thresholds for a tuned
-embedder, which is what a run does); and K-means / Ward NMI at the true number of intents.
+(mean pairwise cosine) per group and per hard difficulty; the coherence model (the cascade's
+default scorer): the shipped one for MiniLM, and for a tuned embedder the
+``coherence_model.json`` beside its folder when ``dialin finetune embedder`` fitted one; what
+the cascade would decide alone on the real clusters (the model at 0.35 / 0.85 where there is
+one, else cohesion's fallback thresholds 0.25 / 0.7, which is what a run does); and K-means /
+Ward NMI at the true number of intents.
 
 ``--new-intents MANIFEST`` keeps, in each test corpus, only the intents that manifest held
 out of training (``holdout_intents``): the intents the tuned model never saw.
@@ -102,8 +104,9 @@ def evaluate(spec: str, models: dict[str, str], store: Store, keep: set[str] | N
         coh = np.array([cohesion(X, list(t.members)) for t in tests])
         row = {"cohesion": aucs(y, d, coh), "nmi": nmi(X, labels, seed),
                "cascade_real": cascade(coh[real], y[real], *COHESION_THRESHOLDS)}
-        if name == "minilm":
-            model, m = load_model(), MethodConfig()
+        own = Path(models[name]).parent / "coherence_model.json" if name != "minilm" else None
+        if name == "minilm" or (own is not None and own.is_file()):
+            model, m = load_model(own), MethodConfig()
             frame = model.frame(X)
             p = np.array([model.score(frame, t.members) for t in tests])
             row["coherence_model"] = aucs(y, d, p)
@@ -122,8 +125,8 @@ def table(ev: dict[str, Any]) -> str:
             for i, (label, a) in enumerate(scores):
                 c = row["cascade_real"]
                 right = "-" if c["right"] is None else f"{c['right']:.2f}"
-                casc = f"{c['decided']:.2f} ({right})" if (label != "cohesion" or name != "minilm") else ""
                 last = i == len(scores) - 1
+                casc = f"{c['decided']:.2f} ({right})" if last else ""
                 lines.append(f"| {spec} ({e['intents']} intents) | {name} | {label} | "
                              + " | ".join("-" if a[k] is None else f"{a[k]:.3f}" for k in SCORED)
                              + f" | {casc} | {row['nmi']['kmeans'] if last else ''} | {row['nmi']['ward'] if last else ''} |")

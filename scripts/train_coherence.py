@@ -32,12 +32,13 @@ from dialin.config import EmbedderConfig, MethodConfig
 from dialin.data import load_corpus
 from dialin.embed import make_embedder
 from dialin.judge_eval import unique_labels
-from dialin.judge_sets import DIFFICULTIES, GROUPS, TestCluster, build_test_set, fold_of
+from dialin.judge_sets import DIFFICULTIES, GROUPS, build_test_set, fold_of
 from dialin.metrics import heldout_accuracy, roc_auc
 from dialin.store import Store
-from dialin.tools.coherence import (CANDIDATES, KNN_MAX, MODEL_PATH, CoherenceModel, CorpusFrame, cluster_features,
+from dialin.tools.coherence import (CANDIDATES, KNN_MAX, MODEL_PATH, CoherenceModel, CorpusFrame,
                                     load_model, save_model)
 from dialin.tools.cascade import COHESION_THRESHOLDS
+from dialin.tools.coherence_fit import feature_rows, fit_model, training_clusters
 from dialin.tools.leftovers import cohesion
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -47,7 +48,6 @@ FEATURES = ("cohesion",)
 ABLATION = (("cohesion_raw",), ("cohesion",), ("cohesion", "cohesion_raw"), ("cohesion", "gap_max"),
             ("cohesion", "cohesion_raw", "log_size", "gap_max"), ("cohesion", "log_size", "gap_mean", "gap_max"),
             CANDIDATES)
-SYNTHETIC = tuple(d for d in DIFFICULTIES if d != "real")
 EVAL_N = {"banking77": 20, "hwu64": 10}
 """Sentences per synthetic test cluster: HWU64 test has no intent with 20 sentences, so 10 there."""
 
@@ -65,19 +65,6 @@ def cap(labels: list[str], per_intent: int | None, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     keep = [rng.permutation([i for i, lab in enumerate(labels) if lab == g])[:per_intent] for g in sorted(set(labels))]
     return np.sort(np.concatenate(keep))
-
-
-def training_clusters(labels: list[str], X: np.ndarray, seed: int, per_difficulty: int) -> list[TestCluster]:
-    k = len(set(labels))
-    tests: list[TestCluster] = []
-    for n in (10, 20):
-        tests += build_test_set(labels, X, n=n, per_difficulty=per_difficulty, seed=seed, difficulties=SYNTHETIC)[0]
-    ks = sorted({max(2, round(f * k)) for f in (0.5, 1.0, 2.0, 3.0)})
-    return tests + build_test_set(labels, X, per_difficulty=10**6, seed=seed, difficulties=["real"], real_ks=ks)[0]
-
-
-def feature_rows(frame: CorpusFrame, tests: list[TestCluster]) -> list[dict[str, float]]:
-    return [cluster_features(*frame.members(t.members), names=CANDIDATES) for t in tests]
 
 
 def build_training(store: str, n_components: int, seed: int, per_difficulty: int) -> dict[str, Any]:
@@ -99,21 +86,6 @@ def build_training(store: str, n_components: int, seed: int, per_difficulty: int
             print(f"{name} train, at most {per_intent or 'all'} per intent: {len(tests)} clusters "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
     return {"rows": rows, "y": np.array(y), "difficulty": np.array(diff), "source": np.array(source)}
-
-
-def weights(y: np.ndarray, diff: np.ndarray, real_share: float) -> np.ndarray:
-    """Each (difficulty, class) cell weighs the same, classes balance within synthetic and within real."""
-    w = np.ones(len(y))
-    for d in np.unique(diff):
-        for c in (False, True):
-            cell = (diff == d) & (y == c)
-            w[cell] = 1.0 / max(1, cell.sum())
-    for part, share in ((diff == "real", real_share), (diff != "real", 1.0 - real_share)):
-        for c in (False, True):
-            cell = part & (y == c)
-            if cell.any():
-                w[cell] *= share / 2 / w[cell].sum()
-    return w * len(y) / w.sum()
 
 
 def subset(data: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
@@ -140,16 +112,8 @@ def lodo(data: dict[str, Any], n_components: int, real_share: float) -> list[str
 
 def fit(data: dict[str, Any], features: tuple[str, ...], n_components: int, real_share: float,
         info: dict[str, Any]) -> CoherenceModel:
-    from sklearn.linear_model import LogisticRegression
-
-    M = np.array([[r.get(f, np.nan) for f in features] for r in data["rows"]])
-    mean, scale = np.nanmean(M, axis=0), np.nanstd(M, axis=0) + 1e-9
-    Z = np.nan_to_num((M - mean) / scale, nan=0.0)
-    lr = LogisticRegression(C=1.0, max_iter=5000).fit(Z, data["y"], sample_weight=weights(data["y"],
-                                                                                       data["difficulty"], real_share))
-    return CoherenceModel(embedder=make_embedder(EmbedderConfig(progress=False)).name, n_components=n_components,
-                          features=features, mean=tuple(np.round(mean, 6)), scale=tuple(np.round(scale, 6)),
-                          coef=tuple(np.round(lr.coef_[0], 6)), intercept=round(float(lr.intercept_[0]), 6), info=info)
+    return fit_model(data["rows"], data["y"], data["difficulty"], features, n_components, real_share,
+                     make_embedder(EmbedderConfig(progress=False)).name, info)
 
 
 def _r(x: float | None) -> float | None:

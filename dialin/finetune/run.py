@@ -160,14 +160,40 @@ def finetune_embedder(data: Sequence[str], out: Path, *, base: str, holdout: flo
     t_valid = time.perf_counter() - t1
     model_dir = out / "model"
     model.save(str(model_dir))
+    use: dict[str, Any] = {"embedder": {"kind": "sentence-transformers", "model": str(model_dir.resolve())}}
+    coherence = _fit_coherence(model, model_dir, [t for t, _ in valid], [lab for _, lab in valid], settings.seed)
+    if "path" in coherence:
+        use["method"] = {"coherence_model": coherence["path"]}
     manifest = {
         "task": "embedder", "base": base, "device": device, "data": [str(p) for p in data], "split": split,
         "holdout_intents": sorted(held), "settings": settings.model_dump(), "train": stats,
-        "validation": validation, "paths": {"model": str(model_dir)},
+        "validation": validation, "coherence_model": coherence, "paths": {"model": str(model_dir)},
         "seconds": {"train": stats["train_seconds"], "validate": round(t_valid, 1),
                     "total": round(time.perf_counter() - t0, 1)},
         "machine": {"cpus": _cpus(), "python": platform.python_version()},
-        "use": {"embedder": {"kind": "sentence-transformers", "model": str(model_dir.resolve())}},
+        "use": use,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
+
+
+def _fit_coherence(model: Any, model_dir: Path, texts: list[str], labels: list[str], seed: int) -> dict[str, Any]:
+    """The cascade's coherence model for the tuned vectors, fitted on the held-out intents (never trained on):
+    OUT/coherence_model.json, or why there is none."""
+    from dialin.embed import SentenceTransformerEmbedder
+    from dialin.tools.coherence import save_model
+    from dialin.tools.coherence_fit import fit_on_corpus
+
+    if len(set(labels)) < 4:
+        return {"skipped": "fewer than 4 held-out intents (--holdout): the cascade will score by cohesion"}
+    X = np.asarray(model.encode(texts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True),
+                   dtype=np.float64)
+    name = SentenceTransformerEmbedder(str(model_dir)).name
+    try:
+        fitted = fit_on_corpus(labels, X, name, seed=seed, info={"data": "held-out intents of dialin finetune embedder"})
+    except ValueError as exc:
+        return {"skipped": f"{exc}: the cascade will score by cohesion"}
+    path = model_dir.parent / "coherence_model.json"
+    save_model(fitted, path)
+    return {"path": str(path.resolve()), "clusters": fitted.info.get("clusters"), "coef": list(fitted.coef),
+            "intercept": fitted.intercept}

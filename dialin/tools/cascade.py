@@ -8,7 +8,9 @@ one intent). ``judge_budget`` caps the LLM judgments per iteration: the clusters
 the middle of the band go to the LLM and the rest are decided against that middle.
 
 The model was fitted on one embedder's vectors; under another it is not used: the
-cascade falls back to cohesion with ``COHESION_THRESHOLDS`` and logs a warning. Nothing
+cascade falls back to cohesion with ``COHESION_THRESHOLDS`` and logs a warning.
+``method.coherence_model`` names another model file, e.g. the one ``dialin finetune
+embedder`` fits for its tuned embedder. Nothing
 is hidden: every cascade verdict says ``source: cascade`` and carries its cohesion, and
 its model P(good) as ``p_good`` when the model scored it.
 """
@@ -60,14 +62,15 @@ def scorer(ws: Workspace) -> tuple[Callable[[list[int]], float] | None, float | 
     m: MethodConfig = ws.config.method
     if m.cascade_scorer == "cohesion":
         return None, m.cascade_low, m.cascade_high
-    model = load_model()
+    model = load_model(m.coherence_model)
     if model.embedder == ws.embedder.name and len(ws.X) >= 2:
         frame = _frame(model, ws.X)
         return (lambda members: model.score(frame, members)), m.cascade_low, m.cascade_high
     if (model.embedder, ws.embedder.name) not in _warned:
         _warned.add((model.embedder, ws.embedder.name))
         log.warning("cascade: the coherence model was fitted on %s vectors, this run embeds with %s: scoring "
-                    "by cohesion with thresholds %s/%s instead (set method.cascade_scorer: cohesion to choose them)",
+                    "by cohesion with thresholds %s/%s instead (set method.cascade_scorer: cohesion to choose them, "
+                    "or method.coherence_model to a model fitted on these vectors)",
                     model.embedder, ws.embedder.name, *COHESION_THRESHOLDS)
     low = None if m.cascade_low is None else COHESION_THRESHOLDS[0]
     high = None if m.cascade_high is None else COHESION_THRESHOLDS[1]

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from dialin.errors import ConfigError
+
 MODEL_PATH = Path(__file__).with_name("coherence_model.json")
 KNN_MAX = 64
 """Neighbour profiles go up to this many neighbours; bigger clusters compare with the top KNN_MAX."""
@@ -239,9 +241,17 @@ def save_model(model: CoherenceModel, path: str | Path = MODEL_PATH) -> None:
 
 
 @lru_cache(maxsize=4)
-def load_model(path: str | Path = MODEL_PATH) -> CoherenceModel:
-    """The shipped model (or the one at `path`); read once per process."""
-    return CoherenceModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+def load_model(path: str | Path | None = MODEL_PATH) -> CoherenceModel:
+    """The shipped model (or the one at `path`; None = the shipped one); read once per process."""
+    p = Path(path).expanduser() if path else MODEL_PATH
+    if not p.is_file():
+        raise ConfigError(f"coherence model {p} not found: set method.coherence_model to the coherence_model.json "
+                          "that `dialin finetune embedder` wrote, or remove it to use the shipped model")
+    try:
+        return CoherenceModel.from_dict(json.loads(p.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"coherence model {p} is not a dialin coherence model ({exc}); "
+                          "rebuild it with `dialin finetune embedder`") from None
 
 
 def coherence_score(X_members: np.ndarray, corpus: np.ndarray | CorpusFrame,

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import shared_data
 from dialin.config import MethodConfig
+from dialin.errors import ConfigError
 from dialin.tools import cascade
 from dialin.tools.coherence import (CoherenceModel, CorpusFrame, cluster_features, coherence_score, load_model,
                                     save_model)
@@ -167,3 +168,26 @@ def test_cascade_row_lets_the_model_decide_the_clear_clusters_and_counts_the_cal
     row = cascade_row("judge", tests, votes, scores, low=0.35, high=0.85, fold=np.array([0, 1, 0, 1]))
     assert row["name"] == "cascade(judge)" and row["saved"] == 2 and row["calls"] == 2
     assert row["accuracy"] == 1.0 and row["auc"] == 1.0
+
+
+def test_fit_on_corpus_learns_that_pure_blobs_are_good_and_the_cascade_uses_a_configured_model(tmp_path) -> None:
+    from dialin.tools.coherence import save_model
+    from dialin.tools.coherence_fit import fit_on_corpus
+
+    X = blobs()
+    labels = [f"intent{i // 15}" for i in range(len(X))]
+    model = fit_on_corpus(labels, X, "my-embedder", per_difficulty=20)
+    assert model.embedder == "my-embedder" and model.features == ("cohesion",) and model.coef[0] > 0
+    assert model.info["clusters"]["pure"] > 0 and model.info["clusters"]["real"] > 0
+    path = tmp_path / "coherence_model.json"
+    save_model(model, path)
+    ws = workspace(X, "my-embedder", coherence_model=str(path), judge_budget=None)
+    p_of, low, high = cascade.scorer(ws)  # type: ignore[arg-type]
+    assert p_of is not None and (low, high) == (0.35, 0.85)
+    assert p_of(TIGHT) > p_of(TWO)
+    with pytest.raises(ConfigError, match="coherence_model"):
+        load_model(str(tmp_path / "missing.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"features": ["cohesion"]}')
+    with pytest.raises(ConfigError, match="not a dialin coherence model"):
+        load_model(str(bad))

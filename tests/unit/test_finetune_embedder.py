@@ -68,6 +68,13 @@ def toy_labelled(per: int = 32, seed: int = 0) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+def labelled_file(tmp_path: Path, label_col: str = "label") -> Path:
+    texts, labels = toy_labelled()
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps({"text": t, label_col: y}) + "\n" for t, y in zip(texts, labels)))
+    return data
+
+
 def separation(st, texts: list[str], labels: list[str]) -> float:
     X = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     S = X @ X.T
@@ -115,9 +122,7 @@ def test_train_pulls_intents_apart_and_resumes_where_it_stopped(tmp_path: Path) 
 
 def test_finetune_embedder_writes_a_model_the_config_can_use(tmp_path: Path) -> None:
     base = tiny_sentence_transformer(tmp_path)
-    texts, labels = toy_labelled()
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(texts, labels)))
+    data = labelled_file(tmp_path)
     m = finetune_embedder([str(data)], tmp_path / "out", base=str(base), holdout=0.34,
                           settings=EmbedderSettings(batch_size=16, lr=1e-3))
     assert len(m["holdout_intents"]) == 2 and m["validation"]["heldout_intents"] == 2
@@ -142,9 +147,7 @@ def test_a_retrained_folder_gets_a_new_cache_key(tmp_path: Path) -> None:
 
 def test_finetune_embedder_cli(tmp_path: Path) -> None:
     base = tiny_sentence_transformer(tmp_path)
-    texts, labels = toy_labelled()
-    data = tmp_path / "labelled.jsonl"
-    data.write_text("".join(json.dumps({"text": t, "intent": y}) + "\n" for t, y in zip(texts, labels)))
+    data = labelled_file(tmp_path, "intent")
     env = {"DIALIN_HOME": str(tmp_path / "home")}
     r = CliRunner().invoke(main, ["finetune", "embedder", "--data", str(data), "--label-col", "intent", "--base",
                                   str(base), "--batch-size", "16", "--lr", "1e-3", "--out", str(tmp_path / "o")], env=env)
@@ -166,3 +169,21 @@ def test_finetune_embedder_cli_refuses_lora_options(tmp_path: Path) -> None:
                                   "--out", str(tmp_path / "o")], env={"DIALIN_HOME": str(tmp_path / "home")})
     assert r.exit_code != 0 and "--rank only apply to judge and namer" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_finetune_embedder_fits_a_coherence_model_on_the_held_out_intents(tmp_path: Path) -> None:
+    from dialin.tools.coherence import load_model
+
+    base = tiny_sentence_transformer(tmp_path)
+    data = labelled_file(tmp_path)
+    m = finetune_embedder([str(data)], tmp_path / "out", base=str(base), holdout=0.67,
+                          settings=EmbedderSettings(batch_size=16, lr=1e-3))
+    assert len(m["holdout_intents"]) == 4
+    path = m["coherence_model"]["path"]
+    assert m["use"]["method"] == {"coherence_model": path} and Path(path).is_file()
+    model = load_model(path)
+    assert model.embedder == SentenceTransformerEmbedder(m["use"]["embedder"]["model"]).name
+    assert model.info["clusters"]["pure"] > 0
+    few = finetune_embedder([str(data)], tmp_path / "out2", base=str(base), holdout=0.34,
+                            settings=EmbedderSettings(batch_size=16, lr=1e-3))
+    assert "skipped" in few["coherence_model"] and "method" not in few["use"]
