@@ -140,6 +140,8 @@ def _embedder(data: tuple[str, ...], folder: Path, base: str, holdout: float, ep
     import yaml
 
     click.echo(yaml.safe_dump(manifest["use"], sort_keys=False))
+    if "path" in manifest["coherence_model"]:
+        click.echo(f"optional, a coherence model fitted on the held-out intents: {manifest['coherence_model']['use']}")
 
 
 def _progress() -> Any:

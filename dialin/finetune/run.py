@@ -162,8 +162,6 @@ def finetune_embedder(data: Sequence[str], out: Path, *, base: str, holdout: flo
     model.save(str(model_dir))
     use: dict[str, Any] = {"embedder": {"kind": "sentence-transformers", "model": str(model_dir.resolve())}}
     coherence = _fit_coherence(model, model_dir, [t for t, _ in valid], [lab for _, lab in valid], settings.seed)
-    if "path" in coherence:
-        use["method"] = {"coherence_model": coherence["path"]}
     manifest = {
         "task": "embedder", "base": base, "device": device, "data": [str(p) for p in data], "split": split,
         "holdout_intents": sorted(held), "settings": settings.model_dump(), "train": stats,
@@ -178,8 +176,9 @@ def finetune_embedder(data: Sequence[str], out: Path, *, base: str, holdout: flo
 
 
 def _fit_coherence(model: Any, model_dir: Path, texts: list[str], labels: list[str], seed: int) -> dict[str, Any]:
-    """The cascade's coherence model for the tuned vectors, fitted on the held-out intents (never trained on):
-    OUT/coherence_model.json, or why there is none."""
+    """A coherence model for the tuned vectors, fitted on the held-out intents (never trained on):
+    OUT/coherence_model.json, or why there is none. Opt-in (``method.coherence_model``): measured, it does not
+    beat cohesion on small corpora."""
     from dialin.embed import SentenceTransformerEmbedder
     from dialin.tools.coherence import save_model
     from dialin.tools.coherence_fit import fit_on_corpus
@@ -196,4 +195,6 @@ def _fit_coherence(model: Any, model_dir: Path, texts: list[str], labels: list[s
     path = model_dir.parent / "coherence_model.json"
     save_model(fitted, path)
     return {"path": str(path.resolve()), "clusters": fitted.info.get("clusters"), "coef": list(fitted.coef),
-            "intercept": fitted.intercept}
+            "intercept": fitted.intercept,
+            "use": f"method: {{coherence_model: {path.resolve()}}} makes the cascade score by it; without, a run "
+                   "under this embedder scores by cohesion (docs/BENCHMARKS.md section 6 compares the two)"}

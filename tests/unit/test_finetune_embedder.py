@@ -180,10 +180,11 @@ def test_finetune_embedder_fits_a_coherence_model_on_the_held_out_intents(tmp_pa
                           settings=EmbedderSettings(batch_size=16, lr=1e-3))
     assert len(m["holdout_intents"]) == 4
     path = m["coherence_model"]["path"]
-    assert m["use"]["method"] == {"coherence_model": path} and Path(path).is_file()
+    assert "method" not in m["use"] and f"coherence_model: {path}" in m["coherence_model"]["use"]
+    assert Path(path).is_file()
     model = load_model(path)
     assert model.embedder == SentenceTransformerEmbedder(m["use"]["embedder"]["model"]).name
     assert model.info["clusters"]["pure"] > 0
     few = finetune_embedder([str(data)], tmp_path / "out2", base=str(base), holdout=0.34,
                             settings=EmbedderSettings(batch_size=16, lr=1e-3))
-    assert "skipped" in few["coherence_model"] and "method" not in few["use"]
+    assert "skipped" in few["coherence_model"] and "path" not in few["coherence_model"]
