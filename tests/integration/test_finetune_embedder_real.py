@@ -41,6 +41,7 @@ def test_finetuned_minilm_separates_its_intents_and_runs_in_bench(tmp_path: Path
     assert m["train"]["final_epoch_loss"] < m["train"]["first_loss"]
     v = m["validation"]
     assert v["heldout_intents"] == 4 and v["heldout_sentences"] == 160 and v["nmi_base"] > 30
+    assert Path(m["coherence_model"]["path"]).is_file() and m["coherence_model"]["coef"][0] > 0
 
     rows = [json.loads(x) for x in (tmp_path / "emb" / "train.jsonl").read_text().splitlines()]
     texts, labels = [x["text"] for x in rows], np.array([x["label"] for x in rows])
