@@ -11,6 +11,10 @@ decide on the real clusters (share decided, share right).
 
     .venv/bin/python scripts/probe_calibration.py --model tuned=/tmp/emb-both/model \\
         --eval banking77:test --eval hwu64:test --eval customer_service
+
+``--directions 0,1,2,3,6,10`` instead prints, for MiniLM, the AUC of in-frame cohesion (the
+coherence model's one feature, so the model's AUC) when the corpus frame removes that many
+principal directions: how the shipped choice (6) fares as corpora get small.
 """
 
 from __future__ import annotations
@@ -41,6 +45,27 @@ def references(X: np.ndarray, n: int, k: int, rng: np.random.Generator) -> tuple
     return float(np.mean(rand)), float(np.median(balls))
 
 
+def directions_table(specs: list[str], ks: list[int], store: Store, per: int, seed: int) -> None:
+    from dialin.tools.coherence import CorpusFrame, cluster_features
+
+    emb = make_embedder(EmbedderConfig(model=BUNDLED_MINILM, progress=False), store)
+    print("| test set | sentences | " + " | ".join(f"{k} removed: real / hard" for k in ks) + " |")
+    print("|---" * (2 + len(ks)) + "|")
+    for spec in specs:
+        _, texts, labels, n = load(spec, None)
+        X = np.asarray(emb.encode(texts), dtype=np.float64)
+        tests, _ = build_test_set(labels, X, n=n, per_difficulty=per, seed=seed)
+        y = np.array([t.gold == "good" for t in tests])
+        d = np.array([t.difficulty for t in tests])
+        real, hard = d == "real", np.isin(d, ["pure", "hard_mix2", "hard_intruder"])
+        cells = []
+        for k in ks:
+            frame = CorpusFrame.fit(X, k, 0)
+            c = np.array([cluster_features(*frame.members(t.members), names=("cohesion",))["cohesion"] for t in tests])
+            cells.append(f"{roc_auc(y[real], c[real]):.3f} / {roc_auc(y[hard], c[hard]):.3f}")
+        print(f"| {spec} | {len(texts)} | " + " | ".join(cells) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", action="append", default=[], help="NAME=FOLDER of another embedder; repeat.")
@@ -48,7 +73,13 @@ def main() -> None:
     ap.add_argument("--per-difficulty", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--store", default="/tmp/bench-embedder.db")
+    ap.add_argument("--directions", default=None, help="Comma-separated counts of removed principal directions.")
     args = ap.parse_args()
+    if args.directions:
+        with threadpool_limits(1):
+            directions_table(args.eval or ["banking77:test"], [int(k) for k in args.directions.split(",")],
+                             Store(args.store), args.per_difficulty, args.seed)
+        return
     models = {"minilm": BUNDLED_MINILM} | {s.partition("=")[0]: s.partition("=")[2] for s in args.model}
     for name, folder in models.items():
         if name != "minilm" and not Path(folder).is_dir():
