@@ -45,8 +45,8 @@ DEFAULTS = {"lora": {"base": "bundled:qwen2.5-coder-0.5b", "epochs": 2, "lr": 2e
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON on stdout (progress on stderr).")
 def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str | None, text_col: str,
                  label_col: str, split: str | None, count: int, n: int, epochs: int | None, rank: int,
-                 lr: float | None, batch_size: int | None, holdout: float | None, device: str, seed: int, resume: bool, config_path: str | None,
-                 as_json: bool) -> None:
+                 lr: float | None, batch_size: int | None, holdout: float | None, device: str, seed: int,
+                 resume: bool, config_path: str | None, as_json: bool) -> None:
     """Train a LoRA adapter for the judge or namer role, or the embedder, from labelled corpora.
 
     judge/namer: builds examples like the paper (judge: good = one intent, bad = mixtures,
@@ -60,7 +60,7 @@ def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str | 
     on intents held out of training (base vs tuned).
     """
     from dialin.config import dialin_home
-    from dialin.finetune.run import finetune, finetune_embedder
+    from dialin.finetune.run import finetune
     from dialin.finetune.train import TrainSettings
 
     d = DEFAULTS["embedder" if task == "embedder" else "lora"]

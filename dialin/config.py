@@ -132,6 +132,13 @@ class MethodConfig(_Strict):
     review_band: tuple[float, float] = (0.35, 0.65)
     seed: int = 0
 
+    @model_validator(mode="after")
+    def _coherence_model_exists(self) -> "MethodConfig":
+        if self.coherence_model and not Path(self.coherence_model).expanduser().is_file():
+            raise ValueError(f"method.coherence_model {self.coherence_model} is not a file: point it at the "
+                             "coherence_model.json `dialin finetune embedder` wrote, or remove it for the shipped one")
+        return self
+
 
 def _default_endpoints() -> dict[str, EndpointConfig]:
     # logits_all false: 3-5x faster prompts on CPU (measured), at the price of no logprobs locally

@@ -66,10 +66,13 @@ def sentence_transformer_path(model: str) -> str:
     if model.startswith("bundled:"):
         raise ConfigError(f"unknown bundled embedder {model}: use {BUNDLED_MINILM}, "
                           "a local folder, or a hub name (needs network)")
-    if ("/" in model or model.startswith((".", "~"))) and model.count("/") != 1 and not Path(model).expanduser().is_dir():
+    local = Path(model).expanduser()
+    if local.is_dir():
+        return str(local)
+    if model.startswith(("/", ".", "~")) or model.count("/") > 1:  # a path, not a hub name like org/model
         raise ConfigError(f"cannot load embedder '{model}': no such folder. Use a sentence-transformers folder "
                           f"(e.g. OUT/model from `dialin finetune embedder`) or {BUNDLED_MINILM}.")
-    return str(Path(model).expanduser()) if Path(model).expanduser().is_dir() else model
+    return model
 
 
 def folder_fingerprint(folder: Path) -> str:

@@ -141,7 +141,7 @@ def finetune_embedder(data: Sequence[str], out: Path, *, base: str, holdout: flo
 
     settings = settings or EmbedderSettings()
     device = pick_device(settings.device)
-    load_sentence_transformer(base, device="cpu")  # a wrong --base fails before anything is written
+    base_model = load_sentence_transformer(base, device=device)  # a wrong --base fails before anything is written
     t0 = time.perf_counter()
     texts, labels = labelled_sentences(data, label_col=label_col, text_col=text_col, split=split)
     held = split_intents(labels, holdout, settings.seed)
@@ -155,8 +155,8 @@ def finetune_embedder(data: Sequence[str], out: Path, *, base: str, holdout: flo
     model, stats = train_embedder(base, [t for t, _ in train], [lab for _, lab in train], settings,
                                   out / "checkpoints", device, resume=resume, progress=progress)
     t1 = time.perf_counter()
-    validation = validate_embedder(load_sentence_transformer(base, device=device), model,
-                                   [t for t, _ in valid], [lab for _, lab in valid], settings.seed) if valid else {}
+    validation = validate_embedder(base_model, model, [t for t, _ in valid], [lab for _, lab in valid],
+                                   settings.seed) if valid else {}
     t_valid = time.perf_counter() - t1
     model_dir = out / "model"
     model.save(str(model_dir))

@@ -191,3 +191,8 @@ def test_fit_on_corpus_learns_that_pure_blobs_are_good_and_the_cascade_uses_a_co
     bad.write_text('{"features": ["cohesion"]}')
     with pytest.raises(ConfigError, match="not a dialin coherence model"):
         load_model(str(bad))
+
+
+def test_a_missing_coherence_model_is_refused_when_the_config_loads(tmp_path) -> None:
+    with pytest.raises(ValueError, match="method.coherence_model .* is not a file"):
+        MethodConfig(coherence_model=str(tmp_path / "nowhere.json"))
