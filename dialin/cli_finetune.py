@@ -1,4 +1,4 @@
-"""``dialin finetune judge|namer|embedder``: train a LoRA adapter for a role, or the embedder, from labelled corpora."""
+"""``dialin finetune judge|namer|embedder|pairs``: train a LoRA adapter for a role, the embedder, or a pair judge."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from typing import Any
 import click
 
 from dialin.config import load_config
+from dialin.embed import BUNDLED_MINILM
 
-TASKS = ("judge", "namer", "embedder")
+TASKS = ("judge", "namer", "embedder", "pairs")
 DEFAULTS = {"lora": {"base": "bundled:qwen2.5-coder-0.5b", "epochs": 2, "lr": 2e-4, "batch_size": 8, "holdout": 0.1},
-            "embedder": {"epochs": 1, "lr": 2e-5, "batch_size": 64, "holdout": 0.2}}
-"""Per-task defaults of the options left unset; the embedder's base is the config's embedder."""
+            "embedder": {"epochs": 1, "lr": 2e-5, "batch_size": 64, "holdout": 0.2},
+            "pairs": {"epochs": 2, "lr": 4e-5, "batch_size": 32, "holdout": 0.2}}
+"""Per-task defaults of the options left unset; the embedder's base is the config's embedder, the pair judge's
+the bundled MiniLM."""
 
 
 @click.command("finetune")
@@ -25,18 +28,19 @@ DEFAULTS = {"lora": {"base": "bundled:qwen2.5-coder-0.5b", "epochs": 2, "lr": 2e
               help="Output folder (default: $DIALIN_HOME/adapters/TASK).")
 @click.option("--base", default=None,
               help="Base model: bundled:NAME, a .gguf file, or a Hugging Face model folder (judge/namer; default "
-                   "bundled:qwen2.5-coder-0.5b); embedder: a sentence-transformers folder (default: the config's).")
+                   "bundled:qwen2.5-coder-0.5b); embedder: a sentence-transformers folder (default: the config's); "
+                   "pairs: a BERT-style folder (default: the bundled MiniLM).")
 @click.option("--text-col", default="text", show_default=True)
 @click.option("--label-col", default="label", show_default=True)
 @click.option("--split", default=None, help="Keep rows whose 'split' column equals this (e.g. train).")
 @click.option("--examples", "count", type=int, default=400, show_default=True, help="Training examples in all.")
 @click.option("--n", "n", type=int, default=10, show_default=True, help="Sentences shown per example.")
-@click.option("--epochs", type=int, default=None, help="Default 2 (judge/namer), 1 (embedder).")
+@click.option("--epochs", type=int, default=None, help="Default 2 (judge/namer/pairs), 1 (embedder).")
 @click.option("--rank", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=None, help="Default 2e-4 (LoRA), 2e-5 (embedder).")
-@click.option("--batch-size", type=int, default=None, help="Default 8 (LoRA), 64 (embedder).")
+@click.option("--lr", type=float, default=None, help="Default 2e-4 (LoRA), 2e-5 (embedder), 4e-5 (pairs).")
+@click.option("--batch-size", type=int, default=None, help="Default 8 (LoRA), 64 (embedder), 32 (pairs).")
 @click.option("--holdout", type=float, default=None,
-              help="Kept for validation: share of examples (judge/namer, default 0.1) or of intents (embedder, 0.2).")
+              help="Kept for validation: share of examples (judge/namer, default 0.1) or of intents (embedder, pairs: 0.2).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT's examples and latest epoch checkpoint.")
@@ -47,7 +51,7 @@ def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str | 
                  label_col: str, split: str | None, count: int, n: int, epochs: int | None, rank: int,
                  lr: float | None, batch_size: int | None, holdout: float | None, device: str, seed: int,
                  resume: bool, config_path: str | None, as_json: bool) -> None:
-    """Train a LoRA adapter for the judge or namer role, or the embedder, from labelled corpora.
+    """Train a LoRA adapter for the judge or namer role, the embedder, or a pair judge, from labelled corpora.
 
     judge/namer: builds examples like the paper (judge: good = one intent, bad = mixtures,
     intruders, nearest-intent perturbations and impure real clusters; namer: the gold label
@@ -58,12 +62,17 @@ def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str | 
     embedder: contrastive fine-tuning of the sentence embedder on the labelled intents
     (same-intent sentences close, others apart); writes OUT/model, validated by K-means NMI
     on intents held out of training (base vs tuned).
+
+    pairs: a cross-encoder that reads two sentences and says whether they share an intent
+    (same-intent pairs vs pairs with the nearest and random other intents); writes OUT/model
+    and the config that makes it the cascade's scorer, with thresholds chosen on intents
+    held out of training.
     """
     from dialin.config import dialin_home
     from dialin.finetune.run import finetune
     from dialin.finetune.train import TrainSettings
 
-    d = DEFAULTS["embedder" if task == "embedder" else "lora"]
+    d = DEFAULTS[task if task in DEFAULTS else "lora"]
     epochs = d["epochs"] if epochs is None else epochs
     lr = d["lr"] if lr is None else lr
     batch_size = d["batch_size"] if batch_size is None else batch_size
@@ -81,13 +90,17 @@ def finetune_cmd(task: str, data: tuple[str, ...], out: str | None, base: str | 
             raise click.BadParameter(f"{path} is not a file", param_hint="--data")
     config = load_config(config_path)
     folder = Path(out) if out else dialin_home() / "adapters" / task
-    if task == "embedder":
+    if task in ("embedder", "pairs"):
         ctx = click.get_current_context()
         lora_only = [f"--{p.replace('count', 'examples')}" for p in ("count", "n", "rank")
                      if ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT]
         if lora_only:
             raise click.BadParameter(f"{', '.join(lora_only)} only apply to judge and namer (LoRA) training",
                                      param_hint=lora_only[0])
+        if task == "pairs":
+            _pairs(data, folder, base or BUNDLED_MINILM, config, holdout, epochs, lr, batch_size, device, seed, resume,
+                   label_col, text_col, split, as_json)
+            return
         if base is None and config.embedder.kind != "sentence-transformers":
             raise click.BadParameter(f"the config's embedder is '{config.embedder.kind}', which cannot be fine-tuned: "
                                      "pass a sentence-transformers folder", param_hint="--base")
@@ -142,6 +155,35 @@ def _embedder(data: tuple[str, ...], folder: Path, base: str, holdout: float, ep
     click.echo(yaml.safe_dump(manifest["use"], sort_keys=False))
     if "path" in manifest["coherence_model"]:
         click.echo(f"optional, a coherence model fitted on the held-out intents: {manifest['coherence_model']['use']}")
+
+
+def _pairs(data: tuple[str, ...], folder: Path, base: str, config: Any, holdout: float, epochs: int, lr: float,
+           batch_size: int, device: str, seed: int, resume: bool, label_col: str, text_col: str,
+           split: str | None, as_json: bool) -> None:
+    from dialin.finetune.pairs import PairSettings
+    from dialin.finetune.run import finetune_pairs
+
+    settings = PairSettings(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device)
+    manifest = finetune_pairs(list(data), folder, config=config, base=base, holdout=holdout, settings=settings,
+                              resume=resume, label_col=label_col, text_col=text_col, split=split,
+                              progress=_progress())
+    if as_json:
+        click.echo(json.dumps(manifest, indent=2))
+        return
+    t, v = manifest["train"], manifest["validation"]
+    click.echo(f"trained the pair judge on {t['pairs_per_epoch']} pairs x {t['epochs']} epochs from {t['sentences']} "
+               f"sentences of {t['intents']} intents in {manifest['seconds']['total']:.0f} s ({manifest['device']})")
+    if v:
+        click.echo(f"validation, {len(manifest['holdout_intents'])} intents it never saw ({v['clusters']} clusters of "
+                   f"{v['n']}): AUC pairs / cohesion " + ", ".join(
+                       f"{g} {a['pairs']} / {a['cohesion']}" for g, a in v["auc"].items()))
+        c = v["cascade"]
+        click.echo(f"cascade thresholds (decided clusters right >= {c['target_precision']:.0%}): low {c['low']}, "
+                   f"high {c['high']}; {c['decided']:.0%} of those clusters decided without the LLM")
+    click.echo(f"model: {manifest['paths']['model']}\nuse it (add to your config):")
+    import yaml
+
+    click.echo(yaml.safe_dump(manifest["use"], sort_keys=False))
 
 
 def _progress() -> Any:

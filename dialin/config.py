@@ -105,8 +105,11 @@ class MethodConfig(_Strict):
     n_sentences: int = Field(10, ge=2)
     score: Literal["ratio", "balanced"] = "ratio"
     """K choice: the paper's sentence ratio, or a variant that resists over-fragmentation."""
-    cascade_scorer: Literal["cohesion", "model"] = "model"
-    """What cascade_low/high threshold: the shipped P(good) model (dialin/tools/coherence.py) or raw cohesion."""
+    cascade_scorer: Literal["cohesion", "model", "pairs"] = "model"
+    """What cascade_low/high threshold: the shipped P(good) model (dialin/tools/coherence.py), raw cohesion, or
+    a pair judge's mean P(same intent) over the cluster's pairs (``pair_model``, dialin/tools/pair_judge.py)."""
+    pair_model: str | None = None
+    """The pair judge folder for ``cascade_scorer: pairs``: OUT/model of ``dialin finetune pairs``."""
     coherence_model: str | None = None
     """A coherence model JSON for ``cascade_scorer: model`` (``dialin finetune embedder`` writes one for its
     embedder); None = the shipped one, fitted on all-MiniLM-L6-v2 vectors."""
@@ -137,6 +140,12 @@ class MethodConfig(_Strict):
         if self.coherence_model and not Path(self.coherence_model).expanduser().is_file():
             raise ValueError(f"method.coherence_model {self.coherence_model} is not a file: point it at the "
                              "coherence_model.json `dialin finetune embedder` wrote, or remove it for the shipped one")
+        if self.cascade_scorer == "pairs" and not self.pair_model:
+            raise ValueError("method.cascade_scorer pairs needs method.pair_model: the OUT/model folder "
+                             "`dialin finetune pairs` wrote (or use cascade_scorer model)")
+        if self.pair_model and not (Path(self.pair_model).expanduser() / "config.json").is_file():
+            raise ValueError(f"method.pair_model {self.pair_model} is not a pair-judge folder (no config.json): "
+                             "point it at OUT/model from `dialin finetune pairs`")
         return self
 
 

@@ -129,8 +129,23 @@ def coherence_model_row(tests: list[TestCluster], X: np.ndarray, fold: np.ndarra
             **_NO_CALLS}, p
 
 
+def pair_judge_row(tests: list[TestCluster], texts: list[str], fold: np.ndarray, folder: str, n: int,
+                   seed: int) -> tuple[dict[str, Any], list[float]]:
+    """The pair judge (``method.pair_model``): mean P(same intent) over the pairs of the first ``n`` members
+    shown; accuracy at a threshold chosen on the other fold, as for cohesion. Returns the row and the scores."""
+    from dialin.tools.pair_judge import load_pair_judge, pair_score
+
+    judge = load_pair_judge(folder)
+    scores = np.array([pair_score(judge.p_same, [texts[i] for i in t.members], cap=n, seed=seed) for t in tests])
+    y = np.array([t.gold == "good" for t in tests])
+    _, _, pred = heldout_accuracy(y, scores, fold)
+    row = score_answers(tests, ["good" if g else "bad" for g in pred], list(scores), fold)
+    return {"name": "pair-judge", "kind": "pairs", "model": f"mean P(same) on {judge.name}", **row, **_NO_CALLS}, \
+        list(scores)
+
+
 def cascade_row(role: str, tests: list[TestCluster], votes: list[Vote | None], scores: list[float],
-                low: float, high: float, fold: np.ndarray) -> dict[str, Any]:
+                low: float, high: float, fold: np.ndarray, scorer: str = "coherence-model") -> dict[str, Any]:
     """What the loop's cascade would do with this judge: the coherence model decides P <= low (bad) and
     P >= high (good) without a call; the judge answers the rest. ``calls`` counts the judge calls kept,
     ``saved`` the ones the cascade made unnecessary. P(good) is the model's where it decided, the
@@ -146,7 +161,7 @@ def cascade_row(role: str, tests: list[TestCluster], votes: list[Vote | None], s
         else:
             labels.append(v.label if v else None)
             p.append(v.p_good if v else None)
-    return {"name": f"cascade({role})", "kind": "cascade", "model": f"coherence-model {low}/{high} + {role}",
+    return {"name": f"cascade({role})", "kind": "cascade", "model": f"{scorer} {low}/{high} + {role}",
             **score_answers(tests, labels, p, fold), **_NO_CALLS, "calls": len(tests) - decided, "saved": decided}
 
 
@@ -281,6 +296,12 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
         rows.append(scored[0])
         if m.cascade_scorer == "model" and m.cascade_low is not None and m.cascade_high is not None:
             rows.extend(cascade_row(r, tests, votes[r], scored[1], m.cascade_low, m.cascade_high, fold)
+                        for r in roles)
+    if m.pair_model:
+        pair_row, pair_scores = pair_judge_row(tests, list(corpus.unique_texts), fold, m.pair_model, n, seed)
+        rows.append(pair_row)
+        if m.cascade_scorer == "pairs" and m.cascade_low is not None and m.cascade_high is not None:
+            rows.extend(cascade_row(r, tests, votes[r], pair_scores, m.cascade_low, m.cascade_high, fold, "pair-judge")
                         for r in roles)
     n_good = sum(t.gold == "good" for t in tests)
     namer_out = None

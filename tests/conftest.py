@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 from pathlib import Path
@@ -26,3 +27,13 @@ def shared_data(rel: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the shared datasets sit beside the repo in CI; absent in a fresh clone)")
     return path
+
+
+def labelled_subset(rel: str, out: Path, intents: int = 16, per: int = 40, split: str | None = None) -> Path:
+    """The first ``per`` rows of the first ``intents`` labels (sorted) of a shared JSONL dataset, as a new file."""
+    rows = [json.loads(x) for x in shared_data(rel).read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = [r for r in rows if split is None or r.get("split") == split]
+    keep = sorted({r["label"] for r in rows})[:intents]
+    picked = [r for lab in keep for r in [r for r in rows if r["label"] == lab][:per]]
+    out.write_text("".join(json.dumps(r) + "\n" for r in picked), encoding="utf-8")
+    return out

@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from dialin.embed import load_sentence_transformer
-from dialin.finetune.train import Progress, latest_checkpoint, save_checkpoint
+from dialin.finetune.train import Progress, latest_checkpoint, optimizer_with_schedule, save_checkpoint
 
 
 class EmbedderSettings(BaseModel):
@@ -102,11 +102,7 @@ def train_embedder(base: str, texts: Sequence[str], labels: Sequence[str], setti
     total = per_epoch * settings.epochs
     warm = max(1, math.ceil(settings.warmup * total))
     offset = start_epoch * per_epoch
-    opt = torch.optim.AdamW(st.parameters(), lr=settings.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + offset + 1) / warm) * max(0.0, 1 - (s + offset) / total))
-    if latest is not None and (latest[1] / "optimizer.pt").is_file():
-        opt.load_state_dict(torch.load(latest[1] / "optimizer.pt", weights_only=True))
+    opt, sched = optimizer_with_schedule(st.parameters(), settings.lr, total, warm, offset, latest)
     rng = random.Random(settings.seed)
     losses: list[float] = []
     step = offset

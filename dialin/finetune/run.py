@@ -4,7 +4,8 @@
 training so a crash loses nothing), ``checkpoints/epoch-N/`` (``--resume`` continues from
 the latest), ``peft/`` (vLLM), ``TASK-lora.gguf`` (llama.cpp) and ``manifest.json`` (base,
 settings, timings, validation scores, and the config that uses the adapter).
-``embedder`` fine-tunes the sentence embedder itself (``dialin.finetune.embedder``): ``OUT/model``.
+``embedder`` fine-tunes the sentence embedder itself (``dialin.finetune.embedder``): ``OUT/model``;
+``pairs`` trains a pair judge, a cross-encoder for "same intent?" (``dialin.finetune.pairs``): ``OUT/model``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from dialin.config import Config
 from dialin.data import load_corpus
 from dialin.embed import make_embedder
-from dialin.errors import DataError
+from dialin.errors import ConfigError, DataError
 from dialin.finetune.examples import PROMPTS, Example, Task, build_examples, read_jsonl, split_examples, write_jsonl
 from dialin.finetune.train import (Progress, TrainSettings, load_base, pick_device, resolve_base, train_lora,
                                    validate_judge, validate_namer)
@@ -30,6 +31,7 @@ from dialin.store import Store
 
 if TYPE_CHECKING:
     from dialin.finetune.embedder import EmbedderSettings
+    from dialin.finetune.pairs import PairSettings
 
 
 def make_examples(task: Task, data: Sequence[str], *, config: Config, count: int, n: int, seed: int,
@@ -198,3 +200,63 @@ def _fit_coherence(model: Any, model_dir: Path, texts: list[str], labels: list[s
             "intercept": fitted.intercept,
             "use": f"method: {{coherence_model: {path.resolve()}}} makes the cascade score by it; without, a run "
                    "under this embedder scores by cohesion (docs/BENCHMARKS.md section 6 compares the two)"}
+
+
+def finetune_pairs(data: Sequence[str], out: Path, *, config: Config, base: str, holdout: float = 0.2,
+                   settings: "PairSettings | None" = None, resume: bool = False, label_col: str = "label",
+                   text_col: str = "text", split: str | None = None,
+                   progress: Progress | None = None) -> dict[str, Any]:
+    """Train a pair judge (cross-encoder, "same intent?") on labelled sentences; OUT/model is its folder."""
+    from dialin.embed import sentence_transformer_path
+    from dialin.finetune.embedder import split_intents
+    from dialin.finetune.pairs import PairSettings, load_cross_encoder, train_pairs, validate_pairs
+    from dialin.tools.pair_judge import PairJudge
+
+    settings = settings or PairSettings()
+    device = pick_device(settings.device)
+    folder = sentence_transformer_path(base) if base.startswith("bundled:") else str(Path(base).expanduser())
+    if not (Path(folder) / "config.json").is_file():
+        raise ConfigError(f"--base {base}: not a transformer folder (no config.json); use a sentence-transformers "
+                          "or BERT-style folder, e.g. OUT/model of `dialin finetune embedder`, or the default")
+    load_cross_encoder(folder, "cpu")  # a base transformers cannot read fails before anything is written
+    t0 = time.perf_counter()
+    texts, labels = labelled_sentences(data, label_col=label_col, text_col=text_col, split=split)
+    held = split_intents(labels, holdout, settings.seed)
+    store = Store(config.store_path())
+    embedder = make_embedder(config.embedder.model_copy(update={"progress": False}), store)
+    X = np.asarray(embedder.encode(texts), dtype=np.float64)
+    rows = np.array([lab not in held for lab in labels])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, keep in (("train", rows), ("valid", ~rows)):
+        with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
+            for t, lab in zip(np.array(texts, dtype=object)[keep], np.array(labels, dtype=object)[keep]):
+                f.write(json.dumps({"text": t, "label": lab}, ensure_ascii=False) + "\n")
+    tr = [i for i in range(len(texts)) if rows[i]]
+    tok, model, stats = train_pairs(folder, [texts[i] for i in tr], [labels[i] for i in tr], X[tr], settings,
+                                    out / "checkpoints", device, resume=resume, progress=progress)
+    model_dir = out / "model"
+    model.save_pretrained(str(model_dir))
+    tok.save_pretrained(str(model_dir))
+    t1 = time.perf_counter()
+    va = [i for i in range(len(texts)) if not rows[i]]
+    validation: dict[str, Any] = {}
+    if len(set(labels[i] for i in va)) >= 2:
+        judge = PairJudge(model_dir, device=device)
+        validation = validate_pairs(judge.p_same, [texts[i] for i in va], [labels[i] for i in va], X[va],
+                                    settings.seed)
+    t_valid = time.perf_counter() - t1
+    method: dict[str, Any] = {"cascade_scorer": "pairs", "pair_model": str(model_dir.resolve())}
+    casc = validation.get("cascade", {})
+    if casc:
+        method["cascade_low"], method["cascade_high"] = casc["low"], casc["high"]
+    manifest = {
+        "task": "pairs", "base": base, "device": device, "data": [str(p) for p in data], "split": split,
+        "holdout_intents": sorted(held), "settings": settings.model_dump(), "train": stats,
+        "validation": validation, "paths": {"model": str(model_dir)},
+        "seconds": {"train": stats["train_seconds"], "validate": round(t_valid, 1),
+                    "total": round(time.perf_counter() - t0, 1)},
+        "machine": {"cpus": _cpus(), "python": platform.python_version()},
+        "use": {"method": method},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest

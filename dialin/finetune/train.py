@@ -211,13 +211,8 @@ def train_lora(base: Base, train: list[Example], settings: TrainSettings, checkp
     per_epoch = math.ceil(len(encoded) / settings.batch_size)
     total = per_epoch * settings.epochs
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
-    warmup = max(1, total // 20)
-    offset = start_epoch * per_epoch  # a resumed run continues the schedule where the checkpoint left it
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + offset + 1) / warmup) * max(0.05, 1 - (s + offset) / max(1, total)))
-    if latest is not None and (latest[1] / "optimizer.pt").is_file():
-        opt.load_state_dict(torch.load(latest[1] / "optimizer.pt", weights_only=True))
+    opt, sched = optimizer_with_schedule(params, settings.lr, total, max(1, total // 20), start_epoch * per_epoch,
+                                         latest, floor=0.05, weight_decay=0.0)
     losses: list[float] = []
     tokens = 0
     t0 = time.perf_counter()
@@ -248,6 +243,23 @@ def train_lora(base: Base, train: list[Example], settings: TrainSettings, checkp
                    "steps": step, "train_tokens": tokens, "train_seconds": round(seconds, 1),
                    "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 else None,
                    "final_epoch_loss": round(float(np.mean(tail)), 4) if losses else None}
+
+
+def optimizer_with_schedule(params: Any, lr: float, total: int, warmup: int, offset: int,
+                            latest: tuple[int, Path] | None, floor: float = 0.0,
+                            weight_decay: float = 0.01) -> tuple[Any, Any]:
+    """AdamW with a linear warm-up over ``warmup`` steps and a linear decay to ``floor`` x lr at ``total``.
+
+    ``offset`` is the step a resumed run starts at (the schedule continues where the checkpoint left it);
+    ``latest`` is that checkpoint, whose optimizer state is loaded when it has one."""
+    import torch
+
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + offset + 1) / max(1, warmup)) * max(floor, 1 - (s + offset) / max(1, total)))
+    if latest is not None and (latest[1] / "optimizer.pt").is_file():
+        opt.load_state_dict(torch.load(latest[1] / "optimizer.pt", weights_only=True))
+    return opt, sched
 
 
 def save_checkpoint(folder: Path, epoch: int, step: int, save: Callable[[str], Any], optimizer: Any) -> None:

