@@ -138,14 +138,19 @@ def train_pairs(base: str, texts: Sequence[str], labels: Sequence[str], X: np.nd
 
 
 def thresholds(score: np.ndarray, good: np.ndarray, precision: float = 0.9) -> tuple[float | None, float | None]:
-    """(low, high): the widest band edges where the clusters decided are right at least ``precision`` of the time.
+    """(low, high): the widest band edges where the clusters decided are right at least ``precision`` of the time,
+    good and bad clusters weighted equally (a validation set's share of bad clusters is not a run's).
 
     ``high`` is the lowest score s with P(good | score >= s) >= precision (None if there is none), ``low`` the
     highest s with P(bad | score <= s) >= precision; low is kept below high.
     """
+    w = np.where(good, 0.5 / max(1, int(good.sum())), 0.5 / max(1, int((~good).sum())))
+
+    def right(mask: np.ndarray, want: np.ndarray) -> float:
+        return float(w[mask & want].sum() / w[mask].sum())
     order = np.sort(np.unique(score))
-    high = next((float(s) for s in order if good[score >= s].mean() >= precision), None)
-    low = next((float(s) for s in order[::-1] if (~good[score <= s]).mean() >= precision), None)
+    high = next((float(s) for s in order if right(score >= s, good) >= precision), None)
+    low = next((float(s) for s in order[::-1] if right(score <= s, ~good) >= precision), None)
     if low is not None and high is not None and low >= high:
         low = None
     return low, high

@@ -63,6 +63,10 @@ def test_thresholds_keep_decided_clusters_right() -> None:
     low, high = thresholds(score, good, precision=0.9)
     assert low == 0.3 and high == 0.8
     assert thresholds(score, np.ones(10, dtype=bool)) == (None, 0.1)
+    # 1 good cluster among 10: unweighted, "bad" would be right 90% of the time at any score; weighted, only
+    # below the good one
+    many_bad = np.array([False] * 4 + [True] + [False] * 5)
+    assert thresholds(score, many_bad) == (0.45, None)
 
 
 def test_sample_members_is_deterministic_and_capped() -> None:
