@@ -14,7 +14,7 @@ cascade falls back to cohesion with ``COHESION_THRESHOLDS`` and logs a warning.
 ``method.coherence_model`` names another model file, e.g. the one ``dialin finetune
 embedder`` fits for its tuned embedder. Nothing
 is hidden: every cascade verdict says ``source: cascade`` and carries its cohesion, and
-its model P(good) as ``p_good`` when the model scored it.
+its model P(good) as ``p_good`` when the model scored it (under ``pairs``, the mean P(same intent)).
 """
 
 from __future__ import annotations
