@@ -131,8 +131,8 @@ def coherence_model_row(tests: list[TestCluster], X: np.ndarray, fold: np.ndarra
 
 def pair_judge_row(tests: list[TestCluster], texts: list[str], fold: np.ndarray, folder: str, n: int,
                    seed: int) -> tuple[dict[str, Any], list[float]]:
-    """The pair judge (``method.pair_model``): mean P(same intent) over the pairs of the first ``n`` members
-    shown; accuracy at a threshold chosen on the other fold, as for cohesion. Returns the row and the scores."""
+    """The pair judge (``method.pair_model``): mean P(same intent) over the pairs of at most ``n`` members, drawn
+    as the cascade draws them; accuracy at a threshold chosen on the other fold, as for cohesion. Returns the row and the scores."""
     from dialin.tools.pair_judge import load_pair_judge, pair_score
 
     judge = load_pair_judge(folder)

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from dialin.finetune.train import Progress, latest_checkpoint, optimizer_with_schedule, save_checkpoint
-from dialin.judge_sets import build_test_set, centroid_similarity, intent_groups
+from dialin.judge_sets import GROUPS, build_test_set, centroid_similarity, intent_groups
 
 
 class PairSettings(BaseModel):
@@ -83,16 +83,23 @@ def load_cross_encoder(folder: str, device: str) -> tuple[Any, Any]:
 
 
 def train_pairs(base: str, texts: Sequence[str], labels: Sequence[str], X: np.ndarray, settings: PairSettings,
-                checkpoint_dir: Path, device: str, resume: bool = False,
-                progress: Progress | None = None) -> tuple[Any, Any, dict[str, Any]]:
-    """Train the cross-encoder; returns (tokenizer, model, stats)."""
+                checkpoint_dir: Path, device: str, resume: bool = False, progress: Progress | None = None,
+                loaded: tuple[Any, Any] | None = None) -> tuple[Any, Any, dict[str, Any]]:
+    """Train the cross-encoder; returns (tokenizer, model, stats).
+
+    ``loaded`` is ``base`` already loaded by the caller (with the seed set before, for the new head); it is
+    used unless a checkpoint is resumed."""
     import torch
 
     from dialin.tools.pair_judge import MAX_LENGTH
 
-    torch.manual_seed(settings.seed)
     latest = latest_checkpoint(checkpoint_dir, "config.json") if resume else None
-    tok, model = load_cross_encoder(str(latest[1]) if latest else base, device)
+    if latest is None and loaded is not None:
+        tok, model = loaded
+        model.to(device)
+    else:
+        torch.manual_seed(settings.seed)
+        tok, model = load_cross_encoder(str(latest[1]) if latest else base, device)
     start_epoch = latest[0] if latest else 0
     rng = np.random.default_rng(settings.seed)
     epochs = [make_pairs(texts, labels, X, settings, rng) for _ in range(settings.epochs)]  # same draws on resume
@@ -159,7 +166,6 @@ def thresholds(score: np.ndarray, good: np.ndarray, precision: float = 0.9) -> t
 def validate_pairs(judge_fn: Any, texts: Sequence[str], labels: Sequence[str], X: np.ndarray, seed: int,
                    n: int = 10, per_difficulty: int = 40) -> dict[str, Any]:
     """Pair-judge and cohesion AUC on judge-eval clusters of held-out intents, and the cascade thresholds."""
-    from dialin.judge_sets import GROUPS
     from dialin.metrics import roc_auc
     from dialin.tools.leftovers import cohesion
     from dialin.tools.pair_judge import pair_score

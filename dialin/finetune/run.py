@@ -118,6 +118,18 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def write_split(out: Path, texts: Sequence[str], labels: Sequence[str], held: set[str]) -> tuple[list[int], list[int]]:
+    """OUT/train.jsonl and OUT/valid.jsonl (the ``held`` intents), written before training; their row indices."""
+    out.mkdir(parents=True, exist_ok=True)
+    tr = [i for i, lab in enumerate(labels) if lab not in held]
+    va = [i for i, lab in enumerate(labels) if lab in held]
+    for name, rows in (("train", tr), ("valid", va)):
+        with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
+            for i in rows:
+                f.write(json.dumps({"text": texts[i], "label": labels[i]}, ensure_ascii=False) + "\n")
+    return tr, va
+
+
 def labelled_sentences(data: Sequence[str], *, label_col: str = "label", text_col: str = "text",
                        split: str | None = None) -> tuple[list[str], list[str]]:
     """Unique sentences of every corpus and their intents, namespaced by corpus (``file:label``)."""
@@ -147,13 +159,9 @@ def finetune_embedder(data: Sequence[str], out: Path, *, base: str, holdout: flo
     t0 = time.perf_counter()
     texts, labels = labelled_sentences(data, label_col=label_col, text_col=text_col, split=split)
     held = split_intents(labels, holdout, settings.seed)
-    train = [(t, lab) for t, lab in zip(texts, labels) if lab not in held]
-    valid = [(t, lab) for t, lab in zip(texts, labels) if lab in held]
-    out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("train", train), ("valid", valid)):
-        with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
-            for t, lab in rows:
-                f.write(json.dumps({"text": t, "label": lab}, ensure_ascii=False) + "\n")
+    tr, va = write_split(out, texts, labels, held)
+    train = [(texts[i], labels[i]) for i in tr]
+    valid = [(texts[i], labels[i]) for i in va]
     model, stats = train_embedder(base, [t for t, _ in train], [lab for _, lab in train], settings,
                                   out / "checkpoints", device, resume=resume, progress=progress)
     t1 = time.perf_counter()
@@ -207,6 +215,8 @@ def finetune_pairs(data: Sequence[str], out: Path, *, config: Config, base: str,
                    text_col: str = "text", split: str | None = None,
                    progress: Progress | None = None) -> dict[str, Any]:
     """Train a pair judge (cross-encoder, "same intent?") on labelled sentences; OUT/model is its folder."""
+    import torch
+
     from dialin.embed import sentence_transformer_path
     from dialin.finetune.embedder import split_intents
     from dialin.finetune.pairs import PairSettings, load_cross_encoder, train_pairs, validate_pairs
@@ -218,27 +228,21 @@ def finetune_pairs(data: Sequence[str], out: Path, *, config: Config, base: str,
     if not (Path(folder) / "config.json").is_file():
         raise ConfigError(f"--base {base}: not a transformer folder (no config.json); use a sentence-transformers "
                           "or BERT-style folder, e.g. OUT/model of `dialin finetune embedder`, or the default")
-    load_cross_encoder(folder, "cpu")  # a base transformers cannot read fails before anything is written
+    torch.manual_seed(settings.seed)  # the new head's initial weights
+    loaded = load_cross_encoder(folder, device)  # a base transformers cannot read fails before anything is written
     t0 = time.perf_counter()
     texts, labels = labelled_sentences(data, label_col=label_col, text_col=text_col, split=split)
     held = split_intents(labels, holdout, settings.seed)
     store = Store(config.store_path())
     embedder = make_embedder(config.embedder.model_copy(update={"progress": False}), store)
     X = np.asarray(embedder.encode(texts), dtype=np.float64)
-    rows = np.array([lab not in held for lab in labels])
-    out.mkdir(parents=True, exist_ok=True)
-    for name, keep in (("train", rows), ("valid", ~rows)):
-        with (out / f"{name}.jsonl").open("w", encoding="utf-8") as f:
-            for t, lab in zip(np.array(texts, dtype=object)[keep], np.array(labels, dtype=object)[keep]):
-                f.write(json.dumps({"text": t, "label": lab}, ensure_ascii=False) + "\n")
-    tr = [i for i in range(len(texts)) if rows[i]]
+    tr, va = write_split(out, texts, labels, held)
     tok, model, stats = train_pairs(folder, [texts[i] for i in tr], [labels[i] for i in tr], X[tr], settings,
-                                    out / "checkpoints", device, resume=resume, progress=progress)
+                                    out / "checkpoints", device, resume=resume, progress=progress, loaded=loaded)
     model_dir = out / "model"
     model.save_pretrained(str(model_dir))
     tok.save_pretrained(str(model_dir))
     t1 = time.perf_counter()
-    va = [i for i in range(len(texts)) if not rows[i]]
     validation: dict[str, Any] = {}
     if len(set(labels[i] for i in va)) >= 2:
         judge = PairJudge(model_dir, device=device)

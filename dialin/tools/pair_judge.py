@@ -71,7 +71,7 @@ class PairJudge:
                 enc = self.tokenizer([a for a, _ in chunk], [b for _, b in chunk], padding=True, truncation=True,
                                      max_length=MAX_LENGTH, return_tensors="pt").to(self.device)
                 p = torch.sigmoid(self.model(**enc).logits.squeeze(-1).float()).tolist()
-                self._cache.update(zip(chunk, p if isinstance(p, list) else [p]))
+                self._cache.update(zip(chunk, p))
         return np.array([self._cache[k] for k in keys], dtype=np.float64)
 
     def cluster_score(self, texts: Sequence[str], cap: int = DEFAULT_CAP, seed: int = 0) -> float:
