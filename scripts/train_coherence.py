@@ -5,7 +5,9 @@ judge-eval`` builds its test clusters (``dialin.judge_sets.build_test_set``): pu
 random and nearest-intent 2-way mixtures, 4-way mixtures, one-intruder clusters (n = 10 and
 20), and the real K-means / Ward clusters at 0.5, 1, 2 and 3 times the number of intents
 (good when 90% share one intent). Each corpus is used whole and cut to at most 40 and 15
-sentences per intent (clusters then cover most of an intent, as on a small corpus). Every
+sentences per intent (clusters then cover most of an intent, as on a small corpus), and cut
+to Zipf-like intent sizes (80, 40, 26, ... at least 10 per intent: a few big intents dominate,
+as greetings, thanks and verification do in a support log). Every
 cluster is measured in the frame of the corpus it was drawn from (``CorpusFrame``). A
 logistic regression (sklearn lbfgs; each difficulty and class weighs the same, half the
 weight on real clusters) over ``--features`` gives the coefficients; ``--lodo`` prints the
@@ -35,36 +37,32 @@ from dialin.judge_eval import unique_labels
 from dialin.judge_sets import DIFFICULTIES, GROUPS, build_test_set, fold_of
 from dialin.metrics import heldout_accuracy, roc_auc
 from dialin.store import Store
-from dialin.tools.coherence import (CANDIDATES, KNN_MAX, MODEL_PATH, CoherenceModel, CorpusFrame,
-                                    load_model, save_model)
+from dialin.tools.coherence import (CANDIDATES, FRAME_DIRECTIONS, KNN_MAX, MODEL_PATH, CoherenceModel,
+                                    CorpusFrame, load_model, save_model)
 from dialin.tools.cascade import COHESION_THRESHOLDS
-from dialin.tools.coherence_fit import feature_rows, fit_model, training_clusters
+from dialin.tools.coherence_fit import cap, feature_rows, fit_model, training_clusters
 from dialin.tools.leftovers import cohesion
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
 SETS = {"banking77": "banking77/banking77.jsonl", "hwu64": "hwu64/hwu64.jsonl"}
+TESTS = {"banking77": (DATA / SETS["banking77"], "label", "test"), "hwu64": (DATA / SETS["hwu64"], "label", "test"),
+         "customer_service": (ROOT / "examples/customer_service.jsonl", "intent", None)}
+"""Test sets: the two test splits and a corpus no model was fitted on (a support log, both roles)."""
 FEATURES = ("cohesion",)
 """The shipped choice: the best mean leave-one-dataset-out AUC of the sets ``--lodo`` compares."""
 ABLATION = (("cohesion_raw",), ("cohesion",), ("cohesion", "cohesion_raw"), ("cohesion", "gap_max"),
             ("cohesion", "cohesion_raw", "log_size", "gap_max"), ("cohesion", "log_size", "gap_mean", "gap_max"),
             CANDIDATES)
-EVAL_N = {"banking77": 20, "hwu64": 10}
+EVAL_N = {"banking77": 20, "hwu64": 10, "customer_service": 10}
 """Sentences per synthetic test cluster: HWU64 test has no intent with 20 sentences, so 10 there."""
 
 
-def load(name: str, split: str, store: str) -> tuple[list[str], np.ndarray]:
-    corpus = load_corpus(DATA / SETS[name], label_col="label", split=split, skip_blank=True)
+def load(name: str, split: str | None, store: str) -> tuple[list[str], np.ndarray]:
+    path, label_col = (TESTS[name][0], TESTS[name][1]) if name in TESTS else (DATA / SETS[name], "label")
+    corpus = load_corpus(path, label_col=label_col, split=split, skip_blank=True)
     X = make_embedder(EmbedderConfig(progress=False), Store(store)).encode(corpus.unique_texts)
     return unique_labels(corpus), np.asarray(X, dtype=np.float64)
-
-
-def cap(labels: list[str], per_intent: int | None, seed: int) -> np.ndarray:
-    """Row indices keeping at most `per_intent` sentences of each intent (all when None)."""
-    if per_intent is None:
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    keep = [rng.permutation([i for i, lab in enumerate(labels) if lab == g])[:per_intent] for g in sorted(set(labels))]
-    return np.sort(np.concatenate(keep))
 
 
 def build_training(store: str, n_components: int, seed: int, per_difficulty: int) -> dict[str, Any]:
@@ -74,7 +72,7 @@ def build_training(store: str, n_components: int, seed: int, per_difficulty: int
     source: list[str] = []
     for name in SETS:
         labels, X = load(name, "train", store)
-        for per_intent in (None, 40, 15):
+        for per_intent in (None, 40, 15, "zipf"):
             idx = cap(labels, per_intent, seed)
             sub_labels, sub_X = [labels[i] for i in idx], X[idx]
             t0 = time.perf_counter()
@@ -123,8 +121,8 @@ def _r(x: float | None) -> float | None:
 def evaluate(model: CoherenceModel, store: str, seed: int, per_difficulty: int) -> dict[str, Any]:
     """Per test set and difficulty: clusters, AUC and accuracy of raw cohesion and of the model."""
     out: dict[str, Any] = {}
-    for name in SETS:
-        labels, X = load(name, "test", store)
+    for name, (_, _, split) in TESTS.items():
+        labels, X = load(name, split, store)
         tests, _ = build_test_set(labels, X, n=EVAL_N[name], per_difficulty=per_difficulty, seed=seed)
         frame = model.frame(X)
         y = np.array([t.gold == "good" for t in tests])
@@ -183,7 +181,8 @@ def main() -> None:
     ap.add_argument("--store", default="/tmp/coh-emb.db", help="SQLite file caching the embeddings.")
     ap.add_argument("--out", default=str(MODEL_PATH))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--n-components", type=int, default=6, help="Principal directions the corpus frame removes.")
+    ap.add_argument("--n-components", type=int, default=FRAME_DIRECTIONS,
+                    help="Principal directions the corpus frame removes.")
     ap.add_argument("--real-share", type=float, default=0.5, help="Share of the training weight on real clusters.")
     ap.add_argument("--per-difficulty", type=int, default=100, help="Synthetic training clusters per difficulty.")
     ap.add_argument("--features", default=",".join(FEATURES), help=f"Comma-separated, from: {', '.join(CANDIDATES)}.")
@@ -201,7 +200,8 @@ def main() -> None:
             info = {"command": "python scripts/train_coherence.py " + (f"--seed {args.seed} " if args.seed else "")
                     + f"--n-components {args.n_components} --real-share {args.real_share} "
                       f"--per-difficulty {args.per_difficulty} --features {','.join(features)}",
-                    "data": "banking77 train + hwu64 train", "clusters": counts, "seed": args.seed}
+                    "data": "banking77 train + hwu64 train (whole; at most 40, 15 per intent; Zipf-cut)",
+                    "clusters": counts, "seed": args.seed}
             save_model(fit(data, features, args.n_components, args.real_share, info), args.out)
             print(f"wrote {args.out}")
         load_model.cache_clear()

@@ -1,8 +1,11 @@
 """A cheap coherence scorer: P(good | a cluster's shape within its corpus), no LLM.
 
 A cluster is measured inside a ``CorpusFrame`` of the corpus it comes from: the embeddings
-centred on the corpus mean with its top principal directions removed (they carry what the
-whole corpus shares, its domain, which inflates every cosine), re-normalised. The mean
+centred on the corpus mean with its top ``FRAME_DIRECTIONS`` principal directions removed
+(they carry what the whole corpus shares, its domain, which inflates every cosine),
+re-normalised. Only two: in an imbalanced corpus (a support log, where greetings, thanks and
+identity checks dominate) the next directions are the biggest intents themselves, and
+removing them erases those intents' cohesion (docs/BENCHMARKS.md section 10). The mean
 pairwise cosine of the members in that frame (``cohesion``) ranks clusters much better
 than the raw one on real clusters (see docs/BENCHMARKS.md). ``cluster_features`` also
 offers candidates that a logistic regression may combine: raw cohesion, size, the gap
@@ -32,6 +35,8 @@ import numpy as np
 from dialin.errors import ConfigError
 
 MODEL_PATH = Path(__file__).with_name("coherence_model.json")
+FRAME_DIRECTIONS = 2
+"""Principal directions a corpus frame removes by default (the shipped model's choice, see the module text)."""
 KNN_MAX = 64
 """Neighbour profiles go up to this many neighbours; bigger clusters compare with the top KNN_MAX."""
 KNN_FEATURES = frozenset({"gap_mean", "gap_max", "ratio"})
@@ -82,7 +87,7 @@ class CorpusFrame:
     """(n, k): row i, column m-1 = mean similarity of row i to its m nearest other rows (k = 0: not computed)."""
 
     @classmethod
-    def fit(cls, X: np.ndarray, n_components: int = 6, kmax: int = KNN_MAX) -> "CorpusFrame":
+    def fit(cls, X: np.ndarray, n_components: int = FRAME_DIRECTIONS, kmax: int = KNN_MAX) -> "CorpusFrame":
         """The frame of corpus X; ``kmax=0`` skips the O(n^2) neighbour profiles."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or len(X) < 2:

@@ -3,7 +3,9 @@
 Training clusters are built like ``dialin judge-eval`` builds its test clusters: pure,
 random and nearest-intent mixtures, one-intruder clusters (n = 10 and 20) and every real
 K-means / Ward cluster at 0.5, 1, 2 and 3 times the number of intents (good when 90% share
-one intent). Each is measured in the frame of the corpus it came from. A logistic regression
+one intent). Each is measured in the frame of the corpus it came from; a corpus is also cut
+to Zipf-like intent sizes (``cap``), since real logs are imbalanced and the frame of an
+imbalanced corpus differs. A logistic regression
 (each difficulty and class weighs the same; ``real_share`` of the weight on real clusters)
 gives P(good). ``scripts/train_coherence.py`` builds the shipped model with it;
 ``dialin finetune embedder`` fits one for the tuned embedder on the intents it held out.
@@ -17,9 +19,28 @@ from typing import Any
 import numpy as np
 
 from dialin.judge_sets import DIFFICULTIES, TestCluster, build_test_set
-from dialin.tools.coherence import CANDIDATES, KNN_MAX, CoherenceModel, CorpusFrame, cluster_features
+from dialin.tools.coherence import (CANDIDATES, FRAME_DIRECTIONS, KNN_MAX, CoherenceModel, CorpusFrame,
+                                    cluster_features)
 
 SYNTHETIC = tuple(d for d in DIFFICULTIES if d != "real")
+
+
+def cap(labels: Sequence[str], per_intent: int | str | None, seed: int) -> np.ndarray:
+    """Row indices keeping at most `per_intent` sentences of each intent (all when None).
+
+    ``"zipf"``: the intents in a seeded random order keep at most 80, 40, 26, 20, ... sentences
+    (80 // rank), at least 10: an imbalanced corpus whose biggest intents dominate its variance.
+    """
+    if per_intent is None:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    names = sorted(set(labels))
+    if per_intent == "zipf":
+        sizes = {g: max(10, 80 // (rank + 1)) for rank, g in enumerate(rng.permutation(names))}
+    else:
+        sizes = {g: int(per_intent) for g in names}
+    keep = [rng.permutation([i for i, lab in enumerate(labels) if lab == g])[:sizes[g]] for g in names]
+    return np.sort(np.concatenate(keep))
 
 
 def training_clusters(labels: Sequence[str], X: np.ndarray, seed: int, per_difficulty: int) -> list[TestCluster]:
@@ -65,15 +86,20 @@ def fit_model(rows: Sequence[dict[str, float]], y: np.ndarray, diff: np.ndarray,
 
 
 def fit_on_corpus(labels: Sequence[str], X: np.ndarray, embedder: str, *, seed: int = 0, per_difficulty: int = 100,
-                  n_components: int = 6, features: tuple[str, ...] = ("cohesion",), real_share: float = 0.5,
-                  info: dict[str, Any] | None = None) -> CoherenceModel:
-    """A coherence model for ``embedder``'s vectors ``X`` of labelled sentences (one corpus)."""
-    tests = training_clusters(labels, X, seed, per_difficulty)
-    frame = CorpusFrame.fit(X, n_components, KNN_MAX)
+                  n_components: int = FRAME_DIRECTIONS, features: tuple[str, ...] = ("cohesion",),
+                  real_share: float = 0.5, info: dict[str, Any] | None = None) -> CoherenceModel:
+    """A coherence model for ``embedder``'s vectors ``X`` of labelled sentences (one corpus, whole and Zipf-cut)."""
+    tests: list[TestCluster] = []
+    rows: list[dict[str, float]] = []
+    for per_intent in (None, "zipf"):
+        idx = cap(labels, per_intent, seed)
+        sub = training_clusters([labels[i] for i in idx], X[idx], seed, per_difficulty)
+        rows += feature_rows(CorpusFrame.fit(X[idx], n_components, KNN_MAX), sub)
+        tests += sub
     y = np.array([t.gold == "good" for t in tests])
     if y.all() or not y.any():
         raise ValueError("coherence model: the training clusters are all of one class; more intents are needed")
     diff = np.array([t.difficulty for t in tests])
     counts = {d: int((diff == d).sum()) for d in DIFFICULTIES}
-    return fit_model(feature_rows(frame, tests), y, diff, features, n_components, real_share, embedder,
+    return fit_model(rows, y, diff, features, n_components, real_share, embedder,
                      {**(info or {}), "clusters": counts, "seed": seed})

