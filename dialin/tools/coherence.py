@@ -67,7 +67,7 @@ def _knn_profile(Q: np.ndarray, V: np.ndarray, self_offset: int | None, kmax: in
             S[rows, self_offset + a + rows] = -np.inf
         else:  # vectors that are corpus rows: their own row is the one at similarity 1
             S[S > 1.0 - 1e-5] = -np.inf
-        out[a:a + 1024] = -np.sort(-np.partition(-S, k - 1, axis=1)[:, :k], axis=1)
+        out[a:a + 1024] = -np.sort(np.partition(-S, k - 1, axis=1)[:, :k], axis=1)  # top k, most similar first
     out[~np.isfinite(out)] = 0.0
     return np.cumsum(out, axis=1) / np.arange(1, k + 1)
 

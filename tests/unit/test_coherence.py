@@ -76,6 +76,20 @@ def test_the_biggest_intents_of_an_imbalanced_corpus_keep_their_score() -> None:
                                                     names=("cohesion",))["cohesion"] for b in range(4))
 
 
+def test_neighbour_profiles_are_mean_similarities_to_the_nearest_rows() -> None:
+    X = blobs()
+    frame = CorpusFrame.fit(X)
+    V = frame.V.astype(np.float64)
+    S = V @ V.T
+    np.fill_diagonal(S, -np.inf)
+    for i in (0, 17, 300):
+        top = np.sort(S[i])[::-1][:frame.knn.shape[1]]
+        assert frame.knn[i] == pytest.approx(np.cumsum(top) / np.arange(1, len(top) + 1), abs=1e-5)
+    assert (np.diff(frame.knn, axis=1) <= 1e-6).all() and frame.knn[:, 0].min() > 0.5  # nearest first, close
+    _, knn, _ = frame.vectors(X[[0, 17, 300]])  # corpus rows given as vectors skip themselves too
+    assert knn == pytest.approx(frame.knn[[0, 17, 300]], abs=1e-5)
+
+
 def test_an_intruder_lowers_the_score() -> None:
     X = blobs()
     model = load_model()
