@@ -6,7 +6,8 @@ cohesion that best separates good from bad real clusters is about 0.44-0.52 on B
 references every run could compute, the median and upper quartile of the in-frame cohesion of
 the corpus's own K-means clusters at K = 1.5 sqrt(n) (the centre of the loop's K grid). If
 threshold minus reference stayed put across corpora, the reference would calibrate the cascade.
-The last columns: real-cluster accuracy at reference + the median offset.
+The last columns: real-cluster accuracy at reference + the median offset, and, for comparison,
+at one fixed threshold for every corpus (the median of the best thresholds).
 
     cd scripts && ../.venv/bin/python probe_reference.py
 """
@@ -58,13 +59,15 @@ def main() -> None:
                              float(np.quantile(own, 0.75)), c, y))
     d50 = float(np.median([r[2] - r[4] for r in rows]))
     d75 = float(np.median([r[2] - r[5] for r in rows]))
+    fixed = float(np.median([r[2] for r in rows]))
     print("| corpus | sentences | best threshold (accuracy) | K-means median / upper quartile | threshold - median "
-          "| threshold - quartile | accuracy at median + offset | at quartile + offset |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| threshold - quartile | accuracy at median + offset | at quartile + offset | at the fixed threshold |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, n, thr, acc, r50, r75, c, y in rows:
         print(f"| {name} | {n} | {thr:.3f} ({acc:.2f}) | {r50:.3f} / {r75:.3f} | {thr - r50:+.3f} | {thr - r75:+.3f} "
-              f"| {((c >= r50 + d50) == y).mean():.2f} | {((c >= r75 + d75) == y).mean():.2f} |")
-    print(f"\noffsets (median over rows): {d50:+.3f} / {d75:+.3f}")
+              f"| {((c >= r50 + d50) == y).mean():.2f} | {((c >= r75 + d75) == y).mean():.2f} "
+              f"| {((c >= fixed) == y).mean():.2f} |")
+    print(f"\noffsets (median over rows): {d50:+.3f} / {d75:+.3f}; fixed threshold {fixed:.3f}")
 
 
 if __name__ == "__main__":
