@@ -25,7 +25,7 @@ import json
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from bench_embedder import ROOT, load
+from bench_embedder import ROOT, SETS, load
 from dialin.config import EmbedderConfig
 from dialin.embed import BUNDLED_MINILM, make_embedder
 from dialin.judge_sets import build_test_set
@@ -37,13 +37,19 @@ from dialin.tools.coherence_fit import cap
 DIRECTIONS = (0, 1, 2, 3, 4, 6, 8)
 
 
+def cohesion_in(frame: CorpusFrame, members: list[int]) -> float:
+    """In-frame cohesion: the coherence model's one feature."""
+    return cluster_features(*frame.members(members), names=("cohesion",))["cohesion"]
+
+
+def _unit(X: np.ndarray) -> np.ndarray:
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
 def _frame_from(X: np.ndarray, mean: np.ndarray, cov: np.ndarray, k: int) -> CorpusFrame:
     comps = np.linalg.eigh(cov)[1][:, ::-1][:, :k].T
     C = X - mean
-    V = C - (C @ comps.T) @ comps
-    plain = CorpusFrame.fit(X, 0, 0)
-    return CorpusFrame(mean, comps, (V / np.linalg.norm(V, axis=1, keepdims=True)).astype(np.float32), plain.raw,
-                       plain.knn)
+    return CorpusFrame(mean, comps, _unit(C - (C @ comps.T) @ comps), _unit(X), np.zeros((len(X), 0), np.float32))
 
 
 def frame(X: np.ndarray, k: int, how: str) -> CorpusFrame:
@@ -73,7 +79,7 @@ def row(tag: str, labels: list[str], X: np.ndarray, how: str) -> str:
     cells = []
     for k in DIRECTIONS:
         f = frame(X, k, how)
-        c = np.array([cluster_features(*f.members(t.members), names=("cohesion",))["cohesion"] for t in tests])
+        c = np.array([cohesion_in(f, list(t.members)) for t in tests])
         cells.append(f"{roc_auc(y[real], c[real]):.3f} / {roc_auc(y[hard], c[hard]):.3f}")
     shares = " ".join(f"{s:.3f}" for s in ev[:6] / ev.sum())
     return f"| {tag} | {len(X)} | {len(set(labels))} | {shares} | " + " | ".join(cells) + " |"
@@ -97,6 +103,11 @@ def main() -> None:
     ap.add_argument("--frame", choices=("plain", "centroids", "weighted"), default="plain")
     ap.add_argument("--store", default="/tmp/bench-embedder.db")
     args = ap.parse_args()
+    for spec in args.specs:
+        name, _, part = spec.partition(":")
+        if name not in SETS or (name == "customer_service" and part not in ("", "A", "B")):
+            ap.error(f"{spec}: unknown corpus; use CORPUS[:SPLIT] with CORPUS one of {sorted(SETS)}, "
+                     "or customer_service:A / customer_service:B")
     emb = make_embedder(EmbedderConfig(model=BUNDLED_MINILM, progress=False), Store(args.store))
     print("| corpus | sentences | intents | top-6 variance shares | "
           + " | ".join(f"{k} removed: real / hard" for k in DIRECTIONS) + " |")

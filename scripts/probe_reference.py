@@ -23,16 +23,12 @@ from dialin.embed import BUNDLED_MINILM, make_embedder
 from dialin.judge_sets import build_test_set
 from dialin.store import Store
 from dialin.tools.clustering import cluster
-from dialin.tools.coherence import CorpusFrame, cluster_features, load_model
+from dialin.tools.coherence import load_model
 from dialin.tools.coherence_fit import cap
-from probe_frame import half
+from probe_frame import cohesion_in, half
 
 SPECS = ("banking77:train", "hwu64:train", "customer_service:A", "customer_service:B", "customer_service",
          "hwu64:test", "banking77:test")
-
-
-def cohesion_in(frame: CorpusFrame, members: list[int]) -> float:
-    return cluster_features(*frame.members(members), names=("cohesion",))["cohesion"]
 
 
 def main() -> None:

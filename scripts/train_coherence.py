@@ -45,10 +45,13 @@ from dialin.tools.leftovers import cohesion
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-SETS = {"banking77": "banking77/banking77.jsonl", "hwu64": "hwu64/hwu64.jsonl"}
-TESTS = {"banking77": (DATA / SETS["banking77"], "label", "test"), "hwu64": (DATA / SETS["hwu64"], "label", "test"),
-         "customer_service": (ROOT / "examples/customer_service.jsonl", "intent", None)}
-"""Test sets: the two test splits and a corpus no model was fitted on (a support log, both roles)."""
+CORPORA = {"banking77": (DATA / "banking77/banking77.jsonl", "label"), "hwu64": (DATA / "hwu64/hwu64.jsonl", "label"),
+           "customer_service": (ROOT / "examples/customer_service.jsonl", "intent")}
+"""name -> (file, gold label column)."""
+SETS = ("banking77", "hwu64")
+"""Training corpora (their train splits)."""
+TESTS = {"banking77": "test", "hwu64": "test", "customer_service": None}
+"""Test sets -> split: the two test splits and a corpus no model was fitted on (a support log, both roles)."""
 FEATURES = ("cohesion",)
 """The shipped choice: the best mean leave-one-dataset-out AUC of the sets ``--lodo`` compares."""
 ABLATION = (("cohesion_raw",), ("cohesion",), ("cohesion", "cohesion_raw"), ("cohesion", "gap_max"),
@@ -59,7 +62,7 @@ EVAL_N = {"banking77": 20, "hwu64": 10, "customer_service": 10}
 
 
 def load(name: str, split: str | None, store: str) -> tuple[list[str], np.ndarray]:
-    path, label_col = (TESTS[name][0], TESTS[name][1]) if name in TESTS else (DATA / SETS[name], "label")
+    path, label_col = CORPORA[name]
     corpus = load_corpus(path, label_col=label_col, split=split, skip_blank=True)
     X = make_embedder(EmbedderConfig(progress=False), Store(store)).encode(corpus.unique_texts)
     return unique_labels(corpus), np.asarray(X, dtype=np.float64)
@@ -121,7 +124,7 @@ def _r(x: float | None) -> float | None:
 def evaluate(model: CoherenceModel, store: str, seed: int, per_difficulty: int) -> dict[str, Any]:
     """Per test set and difficulty: clusters, AUC and accuracy of raw cohesion and of the model."""
     out: dict[str, Any] = {}
-    for name, (_, _, split) in TESTS.items():
+    for name, split in TESTS.items():
         labels, X = load(name, split, store)
         tests, _ = build_test_set(labels, X, n=EVAL_N[name], per_difficulty=per_difficulty, seed=seed)
         frame = model.frame(X)

