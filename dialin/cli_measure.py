@@ -124,10 +124,11 @@ def eval_cmd(run_id: str, gold_path: str | None, text_col: str, label_col: str, 
               help="Test clusters per difficulty (pure, mix2, mix4, intruder, hard_mix2, hard_intruder, real).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-namer", is_flag=True, help="Skip the namer check.")
+@click.option("--namer-only", is_flag=True, help="Ask no judge: the namer check and the embedding rows only.")
 @config_opt
 @json_opt
 def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: str, split: str | None,
-                   limit: int | None, n: int, per_difficulty: int, seed: int, no_namer: bool,
+                   limit: int | None, n: int, per_difficulty: int, seed: int, no_namer: bool, namer_only: bool,
                    config_path: str | None, as_json: bool) -> None:
     """Measure coherence judges on gold-labelled test clusters built from DATA.
 
@@ -139,11 +140,14 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
     from dialin.judge_eval import judge_eval
     from dialin.judge_report import format_report
 
+    if no_namer and namer_only:
+        raise click.UsageError("--no-namer and --namer-only leave nothing to measure: drop one of them")
     config = load_config(config_path)
     corpus = _corpus(data, text_col, label_col, split, limit)
     role_list = [r.strip() for spec in roles for r in spec.split(",") if r.strip()] or None
     rep = judge_eval(corpus, config, _store(config), roles=role_list, n=n, per_difficulty=per_difficulty,
-                     seed=seed, namer=not no_namer, tick_factory=_tqdm_ticks(not as_json or sys.stderr.isatty()))
+                     seed=seed, namer=not no_namer, judges=not namer_only,
+                     tick_factory=_tqdm_ticks(not as_json or sys.stderr.isatty()))
     if as_json:
         _emit_json(rep)
     else:

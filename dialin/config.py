@@ -121,6 +121,9 @@ class MethodConfig(_Strict):
     """Most LLM judgments per iteration; beyond it the cascade decides by the score (None = no cap)."""
     grounded_names: bool = True
     """Names from a known verb + the cluster's own key words (for small namers; off for strong ones)."""
+    naming: Literal["llm", "select", "keywords"] = "keywords"
+    """llm: the namer's answer; select: the namer's answer or a key-word objective, whichever embeds nearest the
+    cluster; keywords: key-word objectives only, no LLM call (dialin/tools/naming.py)."""
     merge: bool = True
     merge_distance: Literal["geodesic", "cosine"] = "geodesic"
     merge_gate: Literal["probabilistic", "deterministic"] = "probabilistic"

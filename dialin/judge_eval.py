@@ -11,8 +11,10 @@ biased but informative judge without fitting t on the clusters it is scored on.
 
 The embedding-only baseline ``cohesion`` (mean pairwise cosine of all members) has no
 answer of its own: its AUC is threshold-free and its accuracy is the held-out one.
-The namer check names the good test clusters and asks whether the name's embedding is
-nearer to its cluster's gold label than to every other gold label string.
+The namer check names the good test clusters as the loop names a cluster (the shown sample,
+the key words of all its members against the corpus, grounded when ``method.grounded_names``)
+and asks whether the name's embedding is nearer to its cluster's gold label than to every
+other gold label string.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import numpy as np
 
 from dialin.agents.crowd import aggregate
 from dialin.agents.judge import judge_one
-from dialin.agents.namer import name_sample
 from dialin.agents.verdicts import Vote
 from dialin.config import Config
 from dialin.cost import call_totals
@@ -37,7 +38,9 @@ from dialin.judge_sets import DIFFICULTIES, GROUPS, TestCluster, build_test_set,
 from dialin.llm import LLMRouter
 from dialin.metrics import heldout_accuracy, roc_auc
 from dialin.store import Store
+from dialin.tools.keywords import KeywordIndex
 from dialin.tools.leftovers import cohesion
+from dialin.tools.naming import name_cluster
 from dialin.tools.sampling import sample as sample_fn
 
 Tick = Callable[[], None]
@@ -209,14 +212,19 @@ def _role_row(name: str, kind: str, model: str, tests: list[TestCluster], votes:
 
 
 async def _namer_check(router: LLMRouter, embedder: Any, tests: list[TestCluster], shown: list[list[str]],
-                       gold_names: list[str], tick: Tick | None) -> dict[str, Any]:
+                       gold_names: list[str], texts: list[str], X: np.ndarray, tick: Tick | None) -> dict[str, Any]:
     idx = [i for i, t in enumerate(tests) if t.gold == "good"]
     gate = EndpointGates(router.config)
+    index = KeywordIndex(texts)
+    m = router.config.method
 
     async def one(i: int) -> str | None:
+        members = list(tests[i].members)
+        keywords = index.keywords([texts[j] for j in members], 8)
         try:
             async with gate("namer"):
-                return await name_sample(router, shown[i], stage="namer_eval")
+                return await name_cluster(router, embedder, shown[i], keywords, X[members], mode=m.naming,
+                                          grounded=m.grounded_names, stage="namer_eval")
         except LLMCallError:
             return None
         finally:
@@ -240,19 +248,23 @@ async def _namer_check(router: LLMRouter, embedder: Any, tests: list[TestCluster
             examples.append({"name": name, "gold": gold, "nearest": gold_names[int(order[0])], "rank": rank,
                              "difficulty": tests[i].difficulty})
     r = np.array(ranks)
-    return {"n": len(ok), "failed": len(idx) - len(ok), "top1": round(float((r == 1).mean()), 4),
-            "top5": round(float((r <= 5).mean()), 4), "mean_rank": round(float(r.mean()), 2),
+    return {"n": len(ok), "failed": len(idx) - len(ok), "naming": m.naming, "grounded": m.grounded_names,
+            "top1": round(float((r == 1).mean()), 4), "top5": round(float((r <= 5).mean()), 4),
+            "mean_rank": round(float(r.mean()), 2),
             "chance": round(1 / len(gold_names), 4), "labels": len(gold_names), "examples": examples}
 
 
 async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: list[str] | None = None,
-                      n: int = 20, per_difficulty: int = 20, seed: int = 0, namer: bool = True,
+                      n: int = 20, per_difficulty: int = 20, seed: int = 0, namer: bool = True, judges: bool = True,
                       base_urls: dict[str, str] | None = None, client_factory: Any = None,
                       tick_factory: Callable[[int, str], Tick] | None = None) -> dict[str, Any]:
-    """Build the test set, ask every judge role (and the crowd), score them and the baselines."""
+    """Build the test set, ask every judge role (and the crowd), score them and the baselines.
+
+    ``judges=False`` asks no judge (the namer check and the embedding rows only).
+    """
     started = time.perf_counter()
-    crowd = list(config.crowd.members)
-    roles = list(dict.fromkeys((roles or ["judge"]) + crowd))
+    crowd = list(config.crowd.members) if judges else []
+    roles = list(dict.fromkeys((roles or ["judge"]) + crowd)) if judges else []
     for r in roles + (["namer"] if namer else []):
         if r not in config.roles:
             raise DataError(f"role '{r}' is not in the config (roles: {', '.join(config.roles)})")
@@ -268,6 +280,8 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
                                                  sample_fn(X, t.members, n=n, strategy=m.sampling, seed=seed))]
              for t in tests]
     run_id = time.strftime("judge-eval-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    if base_urls is None and not roles and not (namer and m.naming != "keywords"):
+        base_urls = {}  # nothing here asks an LLM: start no server
     if base_urls is None:
         from dialin.runner import local_base_urls
 
@@ -308,7 +322,8 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
     if namer:
         ntick = tick_factory(sum(t.gold == "good" for t in tests), "naming") if tick_factory else None
         gold_names = sorted(set(labels))
-        namer_out = await _namer_check(router, embedder, tests, shown, gold_names, ntick)
+        namer_out = await _namer_check(router, embedder, tests, shown, gold_names, list(corpus.unique_texts), X,
+                                       ntick)
         namer_out |= _cost(store, run_id, role="namer")
     return {
         "run_id": run_id, "data": corpus.source, "rows": len(corpus), "unique": len(corpus.unique_texts),

@@ -40,7 +40,8 @@ def format_report(rep: dict[str, Any]) -> str:
         lines.extend("  " + a for a in aucs)
     nm = rep.get("namer")
     if nm and nm["n"]:
-        lines.append(f"namer: {nm['n']} good clusters named; the name is nearest its gold label for "
+        lines.append(f"namer ({nm.get('naming', 'llm')} naming, {nm['calls']} LLM calls): {nm['n']} good clusters "
+                     "named; the name is nearest its gold label for "
                      f"{_f(nm['top1'])} (top-5 {_f(nm['top5'])}, mean rank {nm['mean_rank']} of {nm['labels']}; "
                      f"chance {_f(nm['chance'])})")
         for e in nm["examples"][:6]:

@@ -54,8 +54,9 @@ def config_file(folder: Path, **extra: Any) -> Path:
             "endpoints": {"local": {"base_url": FAKE_URL, "backend": "llamacpp"}},
             "method": {"k_candidates": [2, 4, 6], "max_iterations": 2, "min_unassigned": 2, "n_sentences": 20,
                        "k_grid_size": 5,
-                       # every verdict from the (fake) LLM judge, whatever the defaults become
-                       "cascade_low": None, "cascade_high": None, "judge_budget": None}}
+                       # every verdict from the (fake) LLM judge and every name from its namer,
+                       # whatever the defaults become
+                       "cascade_low": None, "cascade_high": None, "judge_budget": None, "naming": "llm"}}
     path.write_text(yaml.safe_dump({**data, **extra}))
     return path
 

@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 
 from dialin.agents.judge import judge_sample
 from dialin.agents.k_predictor import k_grid, predict_k
-from dialin.agents.namer import name_sample
 from dialin.agents.verdicts import Verdict
 from dialin.tools.clustering import cluster as cluster_fn
 from dialin.tools.leftovers import assign_leftovers
 from dialin.tools.merging import equivalent_cosine_theta, merge_labels
+from dialin.tools.naming import name_cluster
 from dialin.tools.roles import allocate_k, cluster_role, split_by_role
 from dialin.tools.sampling import sample as sample_fn
 from dialin.workspace import Workspace
@@ -107,8 +107,9 @@ async def judge_indices(ws: Workspace, indices: list[int], roles: list[str] | No
 
 
 async def name_indices(ws: Workspace, indices: list[int], stage: str = "name") -> str:
-    return await name_sample(ws.router, ws.texts(sample_indices(ws, indices)), ws.keywords(indices, 8), stage=stage,
-                             grounded=ws.config.method.grounded_names)
+    m = ws.config.method
+    return await name_cluster(ws.router, ws.embedder, ws.texts(sample_indices(ws, indices)), ws.keywords(indices, 8),
+                              ws.X[indices], mode=m.naming, grounded=m.grounded_names, stage=stage)
 
 
 async def propose_ks(ws: Workspace, n_unassigned: int, history: list[dict], center: int | None = None) -> list[int]:

@@ -51,7 +51,8 @@ def smol_config(tmp_path: Path, home: Path) -> Path:
                             "logprobs": False},
                   "k_predictor": {"endpoint": "local", "model": "smol", "prompt": "k_predictor",
                                   "max_tokens": 40, "logprobs": False}},
-        "method": {"k_grid_size": 3, "max_iterations": 2, "n_sentences": 8, "judge_budget": 12},
+        "method": {"k_grid_size": 3, "max_iterations": 2, "n_sentences": 8, "judge_budget": 12,
+                   "naming": "select"},  # the real namer is asked; its answer competes with key words
     }
     path = tmp_path / f"config-{home.name}.yaml"
     path.write_text(yaml.safe_dump(cfg))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dialin.agents.namer import is_valid_name
 from dialin.config import load_config
 from dialin.data import corpus_from_texts
 from dialin.runner import run_discovery
@@ -36,7 +37,7 @@ def fake_config(tmp_path, **method):
                                 "server_args": {"logits_all": True}}},
         "roles": {"judge": {"logprobs": True}},
         "method": {"k_candidates": [2, 4, 6], "max_iterations": 2, "min_unassigned": 2, "cascade_low": None,
-                   "cascade_high": None, "judge_budget": None, **method},
+                   "cascade_high": None, "judge_budget": None, "naming": "llm", **method},
     })
 
 
@@ -64,6 +65,20 @@ def test_discovery_finds_the_four_intents(tmp_path):
     assert len(calls) == len(fake.history)
     assert {c["role"] for c in calls} >= {"judge", "namer"}
     assert all(c["prompt_hash"] and c["model"] for c in calls)
+
+
+def test_key_word_naming_asks_no_namer(tmp_path):
+    result, fake, store, labels = run(tmp_path, naming="keywords")
+    calls = store.calls(result["run_id"])
+    assert calls and "namer" not in {c["role"] for c in calls}
+    names = {c["name"] for c in result["clusters"]}
+    assert len(names) == 4 and all(is_valid_name(n) for n in names), names
+    # each name is made of its cluster's own words: "lost card now" -> ...lost_card or card_lost
+    unique = list(dict.fromkeys(make_corpus()[0]))  # members are indices into the unique sentences
+    for c in result["clusters"]:
+        words = set(c["name"].split("-", 1)[1].split("_"))
+        member_words = {w for i in c["members"] for w in unique[i].split()}
+        assert words <= member_words, (c["name"], c["members"][:3])
 
 
 def test_history_records_every_k_and_the_choice(tmp_path):

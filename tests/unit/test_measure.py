@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from dialin.cli import main
 from dialin.config import load_config
+from dialin.agents.namer import is_valid_name
 from dialin.data import corpus_from_texts, load_corpus
 from dialin.errors import ConfigError, DataError
 from dialin.evaluate import align_gold, check_evaluator, goodness_for_run, run_metrics
@@ -52,7 +53,8 @@ def toy_config(tmp_path: Path, **extra):  # noqa: ANN201
     over = {"store": str(tmp_path / "store.db"), "embedder": {"kind": "toy"},
             "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "llamacpp",
                                     "server_args": {"logits_all": True}}},
-            "method": {"k_candidates": [4, 6, 8], "max_iterations": 2, "min_unassigned": 2}}
+            "method": {"k_candidates": [4, 6, 8], "max_iterations": 2, "min_unassigned": 2,
+                       "naming": "llm"}}  # the fake namer names every cluster
     over.update(extra)
     return load_config(overrides=over)
 
@@ -308,6 +310,30 @@ def test_judge_eval_with_an_oracle_crowd_and_namer(tmp_path: Path) -> None:
     assert nm["calls"] == nm["n"]
     # the calls are in the log, under the judge-eval id
     assert Store(config.store_path()).cost(rep["run_id"])
+
+
+def test_judge_eval_namer_only_asks_no_judge(tmp_path: Path) -> None:
+    texts, labels = toy_rows()
+    corpus = corpus_from_texts(texts, labels=labels)
+    for naming, calls in (("llm", "all"), ("keywords", 0)):
+        config = toy_config(tmp_path / naming, method={"naming": naming})
+        fake = FakeChat(oracle_responder(dict(zip(texts, labels))))
+        rep = judge_eval(corpus, config, Store(config.store_path()), n=8, per_difficulty=4, seed=0, judges=False,
+                         base_urls=None if naming == "keywords" else {}, client_factory=factory(fake))
+        assert [r["name"] for r in rep["judges"]] == ["cohesion"]  # the embedding row only: no judge asked
+        nm = rep["namer"]
+        assert nm["n"] == sum(v["good"] for v in rep["set"].values()) > 0 and nm["naming"] == naming
+        assert nm["calls"] == len(fake.history) == (nm["n"] if calls == "all" else 0)
+        assert all(is_valid_name(e["name"]) for e in nm["examples"])
+        if naming == "llm":
+            assert nm["top1"] == 1.0  # the oracle namer answers with the gold label
+
+
+def test_judge_eval_cli_refuses_to_measure_nothing(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "toy.jsonl", *toy_rows())
+    out = CliRunner().invoke(main, ["judge-eval", str(data), "--no-namer", "--namer-only",
+                                    "--config", str(config_file(tmp_path))])
+    assert out.exit_code == 2 and "nothing to measure" in out.output
 
 
 # -- bench --------------------------------------------------------------------------------

@@ -1,0 +1,87 @@
+"""Naming a cluster: the namer's answer and key-word candidates, the one nearest the cluster wins.
+
+A small namer picks poor objectives (``request-transaction`` for pending cash withdrawals), but
+the cluster's key words usually hold a good one. ``method.naming`` chooses:
+
+- ``llm``: the namer role's answer as it is (grounded in the key words when
+  ``method.grounded_names``).
+- ``select`` (default): candidates are the namer's answer plus objectives made of the key
+  words (each word, each ordered pair, each triple in rank order); the objective whose
+  embedding is nearest the cluster's centroid wins, then the action (a known verb, or the
+  namer's) that brings the whole name nearest. One LLM call, as ``llm``.
+- ``keywords``: the same choice among key-word candidates only: no LLM call.
+
+docs/BENCHMARKS.md section 11 measures the three (``dialin judge-eval --namer-only``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from dialin.agents.namer import ACTIONS, name_sample, normalise_name
+from dialin.llm import LLMRouter
+
+NAMING_MODES = ("llm", "select", "keywords")
+CANDIDATE_WORDS = 6
+"""Key words that candidate objectives are built from (6 words: 56 candidates)."""
+
+
+class Encoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def keyword_objectives(keywords: Sequence[str], top: int = CANDIDATE_WORDS) -> list[tuple[str, ...]]:
+    """Each of the top key words, each ordered pair of them, each triple in rank order."""
+    kws = [k for k in dict.fromkeys(keywords) if k.isalpha() and k.islower()][:top]
+    out: list[tuple[str, ...]] = [(k,) for k in kws]
+    out += list(itertools.permutations(kws, 2))
+    out += list(itertools.combinations(kws, 3))
+    return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def choose_name(encoder: Encoder, members: np.ndarray, keywords: Sequence[str], llm_name: str | None = None) -> str:
+    """The `action-objective` name nearest the cluster (rows of ``members``: its sentences' embeddings).
+
+    Candidates: ``keyword_objectives(keywords)`` and the objective of ``llm_name``; actions: the
+    known verbs and the action of ``llm_name``. Falls back to ``llm_name`` (or ``other-unspecified``)
+    when there is nothing to choose from.
+    """
+    objectives = keyword_objectives(keywords)
+    actions = list(ACTIONS)
+    if llm_name:
+        action, _, objective = normalise_name(llm_name).partition("-")
+        if objective and objective != "unspecified":
+            objectives.append(tuple(objective.split("_")))
+        if action not in actions and action != "other":
+            actions.append(action)
+    objectives = list(dict.fromkeys(objectives))
+    if not objectives or len(members) == 0:
+        return normalise_name(llm_name) if llm_name else "other-unspecified"
+    centre = _unit(np.asarray(members, dtype=np.float64).mean(axis=0))
+    V = np.asarray(encoder.encode([" ".join(o) for o in objectives]), dtype=np.float64)
+    best = objectives[int(np.argmax(V @ centre))]
+    W = np.asarray(encoder.encode([f"{a} {' '.join(best)}" for a in actions]), dtype=np.float64)
+    action = actions[int(np.argmax(W @ centre))]
+    objective = [w for w in best if w != action] or list(best)  # increase-volume, not increase-increase_volume
+    return normalise_name(f"{action}-{'_'.join(objective)}")
+
+
+async def name_cluster(router: LLMRouter, encoder: Encoder, shown: list[str], keywords: list[str],
+                       members: np.ndarray, *, mode: str = "select", grounded: bool = True,
+                       stage: str = "name") -> str:
+    """A cluster's name the ``method.naming`` way (module doc); ``shown``: the sentences the namer reads."""
+    if mode not in NAMING_MODES:
+        raise ValueError(f"naming mode '{mode}' is unknown; use one of {', '.join(NAMING_MODES)}")
+    if mode == "keywords":
+        return choose_name(encoder, members, keywords)
+    answer = await name_sample(router, shown, keywords, stage=stage, grounded=grounded)
+    return answer if mode == "llm" else choose_name(encoder, members, keywords, answer)
