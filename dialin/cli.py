@@ -113,6 +113,11 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
     calls = sum(r["calls"] - (r["cached"] or 0) for r in cost)
     cached = sum(r["cached"] or 0 for r in cost)
     click.echo(f"LLM calls: {calls} made, {cached} from cache")
+    judged = result["stats"].get("judge") or {}
+    if judged.get("asked"):
+        click.echo(f"LLM judge: asked about {judged['asked']} clusters, said good to {judged['said_good']}"
+                   + (" - one answer to nearly all, so it barely discriminates; measure a judge with "
+                      "`dialin judge-eval` (docs/BENCHMARKS.md section 11)" if judged["lopsided"] else ""))
     if metrics:
         click.echo(f"against --label-col: NMI {metrics['nmi']}, ACC {metrics['acc']}, ARI {metrics['ari']} "
                    f"({metrics['n_clusters_pred']} clusters for {metrics['n_clusters_true']} gold intents)")

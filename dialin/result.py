@@ -6,16 +6,36 @@ import csv
 import json
 from collections import Counter
 from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dialin.workspace import Workspace
 
 UNASSIGNED = "unassigned"
+LLM_SOURCES = ("llm", "crowd")
+"""Verdict sources that are an LLM's answer (not the cascade's score, a person or a merge)."""
+LOPSIDED = 0.95
+"""A judge that gives one answer to at least this share of (at least 20) clusters barely discriminates."""
+
+
+def judge_summary(verdicts: Iterable[dict]) -> dict[str, Any]:
+    """How the LLM judge answered over the run (``verdicts``: every cluster verdict of the run, once each):
+    clusters it was asked about, and how many it called good.
+
+    ``lopsided`` is true when it gave one answer to at least ``LOPSIDED`` of 20 or more clusters: its
+    verdicts then carry little information (docs/BENCHMARKS.md section 11: the default 0.5B judge says
+    good to 71-72 of 72).
+    """
+    asked = [v["label"] for v in verdicts if v.get("source") in LLM_SOURCES]
+    good = asked.count("good")
+    share = round(good / len(asked), 4) if asked else None
+    lopsided = bool(len(asked) >= 20 and share is not None and max(share, 1 - share) >= LOPSIDED)
+    return {"asked": len(asked), "said_good": good, "good_share": share, "lopsided": lopsided}
 
 
 def build_result(ws: "Workspace", clusters: list[dict], leftovers: list[int], history: list[dict],
-                 merges: list[dict], stop_reason: str) -> dict[str, Any]:
+                 merges: list[dict], stop_reason: str, judge: dict[str, Any] | None = None) -> dict[str, Any]:
     corpus = ws.corpus
     unique_labels = [-1] * len(corpus.unique_texts)
     out_clusters = []
@@ -38,7 +58,7 @@ def build_result(ws: "Workspace", clusters: list[dict], leftovers: list[int], hi
         "history": history, "merges": merges, "stop_reason": stop_reason,
         "stats": {"rows": len(corpus), "unique": len(corpus.unique_texts), "clusters": len(out_clusters),
                   "unassigned_unique": len(leftovers), "blank_rows": len(corpus.blank_rows),
-                  "llm_calls": ws.router.calls_made},
+                  "llm_calls": ws.router.calls_made, "judge": judge},
     }
 
 

@@ -19,7 +19,7 @@ from langgraph.types import Send, interrupt
 
 from dialin.agents.namer import disambiguate
 from dialin.graphs.state import Context, DiscoveryInput, DiscoveryState, JudgeTask
-from dialin.result import build_result
+from dialin.result import build_result, judge_summary
 from dialin.tools.cascade import triage
 from dialin.tools.leftovers import assign_leftovers
 from dialin.tools.registry import (cluster_indices, judge_indices, merge_names, name_indices, propose_ks,
@@ -280,7 +280,8 @@ def finalize(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
     for c, n in zip(clusters, disambiguate([c["name"] for c in clusters])):
         c["name"] = n
     result = build_result(ws, clusters, state.get("leftovers", []), state.get("history", []),
-                          state.get("merges", []), state.get("stop_reason", ""))
+                          state.get("merges", []), state.get("stop_reason", ""),
+                          judge=judge_summary(state.get("verdicts", {}).values()))
     revision = ws.store.save_revision(ws.run_id, result, "discovery")
     _emit(runtime, stage="done", clusters=len(clusters), revision=revision)
     return {"clusters": clusters, "result_revision": revision}

@@ -115,6 +115,9 @@ def test_end_to_end_with_real_server_and_embedder(tmp_path, homes):
     # every call logged with model, prompt id + hash, tokens, latency
     logged = calls(home, summary["run_id"])
     assert {c["role"] for c in logged} >= {"judge", "namer"}
+    judged = summary["stats"]["judge"]  # the judge's answers, counted once per cluster it was asked about
+    assert judged["asked"] == sum(c["role"] == "judge" and not c["error"] for c in logged) > 0
+    assert 0 <= judged["said_good"] <= judged["asked"]
     real = [c for c in logged if not c["cached"]]
     assert real and all(c["prompt_tokens"] > 0 and c["latency_ms"] > 0 and c["prompt_hash"] for c in real)
     # a second run of the same data on the same store makes zero LLM calls

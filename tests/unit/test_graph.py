@@ -67,6 +67,29 @@ def test_discovery_finds_the_four_intents(tmp_path):
     assert all(c["prompt_hash"] and c["model"] for c in calls)
 
 
+def test_the_result_says_how_the_llm_judge_answered(tmp_path):
+    result, fake, store, labels = run(tmp_path)
+    judged = result["stats"]["judge"]
+    calls = [c for c in store.calls(result["run_id"]) if c["role"] == "judge"]
+    assert judged["asked"] == len(calls) > 0  # the cascade is off: every cluster went to the (oracle) judge
+    assert judged["said_good"] == sum(c["response"].strip() == "good" for c in calls)
+    assert 0 < judged["said_good"] < judged["asked"] and not judged["lopsided"]  # the oracle says bad to mixtures
+
+
+def test_judge_summary_flags_a_judge_with_one_answer() -> None:
+    from dialin.result import judge_summary
+
+    def verdicts(good: int, bad: int, source: str = "llm") -> list[dict]:
+        return [{"label": "good", "source": source}] * good + [{"label": "bad", "source": source}] * bad
+
+    assert judge_summary(verdicts(71, 1)) == {"asked": 72, "said_good": 71, "good_share": 0.9861, "lopsided": True}
+    assert judge_summary(verdicts(20, 4))["lopsided"] is False
+    assert judge_summary(verdicts(10, 0))["lopsided"] is False  # too few to say
+    assert judge_summary(verdicts(0, 30, "crowd"))["lopsided"] is True  # says bad to everything
+    # the cascade's, a person's and a merge's verdicts are not the judge's
+    assert judge_summary(verdicts(5, 5, "cascade") + verdicts(1, 0, "human"))["asked"] == 0
+
+
 def test_key_word_naming_asks_no_namer(tmp_path):
     result, fake, store, labels = run(tmp_path, naming="keywords")
     calls = store.calls(result["run_id"])
