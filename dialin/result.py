@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:

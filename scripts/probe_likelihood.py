@@ -24,14 +24,15 @@ from bench_embedder import load
 from dialin.config import EmbedderConfig
 from dialin.embed import BUNDLED_MINILM, make_embedder
 from dialin.finetune.train import load_base
+from dialin.judge_sets import GROUPS as JUDGE_GROUPS
 from dialin.judge_sets import build_test_set
 from dialin.metrics import roc_auc
 from dialin.store import Store
 from dialin.tools.coherence import load_model
 
 HEAD = "Messages customers sent about the same request:\n"
-GROUPS = {"hard": ("pure", "hard_mix2", "hard_intruder"), "hard_mix2": ("pure", "hard_mix2"),
-          "hard_intruder": ("pure", "hard_intruder"), "real": ("real",)}
+GROUPS = {"hard": JUDGE_GROUPS["hard"], "hard_mix2": ("pure", "hard_mix2"), "hard_intruder": ("pure", "hard_intruder"),
+          "real": JUDGE_GROUPS["real"]}
 
 
 class Reader:

@@ -5,11 +5,11 @@ the cluster's key words usually hold a good one. ``method.naming`` chooses:
 
 - ``llm``: the namer role's answer as it is (grounded in the key words when
   ``method.grounded_names``).
-- ``select`` (default): candidates are the namer's answer plus objectives made of the key
+- ``select``: candidates are the namer's answer plus objectives made of the key
   words (each word, each ordered pair, each triple in rank order); the objective whose
   embedding is nearest the cluster's centroid wins, then the action (a known verb, or the
   namer's) that brings the whole name nearest. One LLM call, as ``llm``.
-- ``keywords``: the same choice among key-word candidates only: no LLM call.
+- ``keywords`` (default): the same choice among key-word candidates only: no LLM call.
 
 docs/BENCHMARKS.md section 11 measures the three (``dialin judge-eval --namer-only``).
 """
@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, get_args
 
 import numpy as np
 
 from dialin.agents.namer import ACTIONS, name_sample, normalise_name
+from dialin.config import MethodConfig
 from dialin.llm import LLMRouter
 
-NAMING_MODES = ("llm", "select", "keywords")
+NAMING_MODES: tuple[str, ...] = get_args(MethodConfig.model_fields["naming"].annotation)
 CANDIDATE_WORDS = 6
 """Key words that candidate objectives are built from (6 words: 56 candidates)."""
 
@@ -76,9 +77,10 @@ def choose_name(encoder: Encoder, members: np.ndarray, keywords: Sequence[str], 
 
 
 async def name_cluster(router: LLMRouter, encoder: Encoder, shown: list[str], keywords: list[str],
-                       members: np.ndarray, *, mode: str = "select", grounded: bool = True,
+                       members: np.ndarray, *, mode: str = "keywords", grounded: bool = True,
                        stage: str = "name") -> str:
-    """A cluster's name the ``method.naming`` way (module doc); ``shown``: the sentences the namer reads."""
+    """A cluster's name the ``method.naming`` way (module doc); ``shown``: the sentences the namer reads
+    (unused by ``keywords``)."""
     if mode not in NAMING_MODES:
         raise ValueError(f"naming mode '{mode}' is unknown; use one of {', '.join(NAMING_MODES)}")
     if mode == "keywords":

@@ -108,8 +108,9 @@ async def judge_indices(ws: Workspace, indices: list[int], roles: list[str] | No
 
 async def name_indices(ws: Workspace, indices: list[int], stage: str = "name") -> str:
     m = ws.config.method
-    return await name_cluster(ws.router, ws.embedder, ws.texts(sample_indices(ws, indices)), ws.keywords(indices, 8),
-                              ws.X[indices], mode=m.naming, grounded=m.grounded_names, stage=stage)
+    shown = [] if m.naming == "keywords" else ws.texts(sample_indices(ws, indices))  # only a namer reads a sample
+    return await name_cluster(ws.router, ws.embedder, shown, ws.keywords(indices, 8), ws.X[indices], mode=m.naming,
+                              grounded=m.grounded_names, stage=stage)
 
 
 async def propose_ks(ws: Workspace, n_unassigned: int, history: list[dict], center: int | None = None) -> list[int]:
