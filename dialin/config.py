@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dialin.errors import ConfigError
+from dialin.llm.backends import BackendName
+from dialin.tools.clustering import ClusterMethod
 
 ENV_PREFIX = "DIALIN__"
 REQUIRED_ROLES = ("judge", "namer")
@@ -44,7 +46,7 @@ class EmbedderConfig(_Strict):
 class EndpointConfig(_Strict):
     base_url: str = "auto"
     """An OpenAI-compatible URL (``http://host:port/v1``) or ``auto``: dialin serves it locally."""
-    backend: Literal["llamacpp", "vllm", "openai"] = "llamacpp"
+    backend: BackendName = "llamacpp"
     model_path: str | None = None
     """For ``auto``: a GGUF path or ``bundled:qwen2.5-coder-0.5b`` / ``bundled:smollm2-135m``."""
     hf_repo: str | None = None
@@ -92,7 +94,7 @@ class CrowdConfig(_Strict):
 
 
 class MethodConfig(_Strict):
-    clustering: Literal["kmeans", "agglomerative", "gmm"] = "agglomerative"
+    clustering: ClusterMethod = "agglomerative"
     k_candidates: list[int] | None = None
     """First iteration's K values; default: a grid around sqrt(n/2)."""
     k_grid_size: int = Field(3, ge=1)

@@ -20,6 +20,7 @@ import numpy as np
 from dialin.config import EmbedderConfig
 from dialin.errors import ConfigError
 from dialin.store import Store
+from dialin.tools.vectors import l2_normalise
 
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
 
@@ -31,9 +32,8 @@ class Embedder(Protocol):
 
 
 def normalise(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms == 0, 1.0, norms)
+    """Unit-norm float32 rows (the embedders' output)."""
+    return l2_normalise(X, dtype=np.float32)
 
 
 class ToyEmbedder:

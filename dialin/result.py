@@ -1,4 +1,10 @@
-"""A run's result: clusters with evidence, a label for every input row, and its exports."""
+"""A run's result: clusters with evidence, a label for every input row, and its exports.
+
+The result is typed and versioned (``RunResult``, ``schema_version``): the store validates it
+when it saves a revision and when it loads one, migrating stored results of an older shape
+(``migrate``). Readers still get the plain dict (``RunResult.model_dump()``), so code that
+reads ``result["clusters"]`` keeps working.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,11 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dialin.errors import DialinError
 
 if TYPE_CHECKING:
     from dialin.workspace import Workspace
@@ -17,6 +27,69 @@ LLM_SOURCES = ("llm", "crowd")
 """Verdict sources that are an LLM's answer (not the cascade's score, a person or a merge)."""
 LOPSIDED = 0.95
 """A judge that gives one answer to at least this share of (at least 20) clusters barely discriminates."""
+SCHEMA_VERSION = 1
+"""Version of ``RunResult``; results stored before it (no ``schema_version``) are version 0."""
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    """Keys a later step adds (edits, reviews) are kept, not rejected."""
+
+
+class ClusterRecord(_Open):
+    id: int
+    name: str | None = None
+    role: str | None = None
+    size: int
+    """Input rows in the cluster (duplicates counted)."""
+    n_unique: int
+    members: list[int]
+    """Indices into ``unique_texts``."""
+    verdict: dict[str, Any] | None = None
+    iteration: int | None = None
+    k: int | None = None
+    joined: list[int] = Field(default_factory=list)
+    merged_from: list[Any] = Field(default_factory=list)
+    cohesion: float | None = None
+
+
+class RunResult(_Open):
+    """What a run produced: clusters, merges, history and stats, plus the corpus it labels."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    run_id: str
+    source: str | None = None
+    clusters: list[ClusterRecord]
+    unassigned: list[int] = Field(default_factory=list)
+    unique_texts: list[str]
+    unique_roles: list[str] | None = None
+    row_to_unique: list[int]
+    row_labels: list[int]
+    gold_labels: list[Any] | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    merges: list[dict[str, Any]] = Field(default_factory=list)
+    stop_reason: str | None = None
+    stats: dict[str, Any] = Field(default_factory=dict)
+
+
+def migrate(result: dict[str, Any]) -> dict[str, Any]:
+    """A stored result in the current shape. Version 0 (no ``schema_version``) had the same keys
+    unversioned, some of them optional (``joined``, ``merged_from``, ``unassigned``, ...)."""
+    version = result.get("schema_version", 0)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise DialinError(f"this result has schema_version {version!r}, newer than this dialin understands "
+                          f"({SCHEMA_VERSION}): upgrade dialin to read it")
+    if version == 0:
+        result = dict(result, schema_version=1)
+    return result
+
+
+def validate_result(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` checked against ``RunResult`` (after ``migrate``), as a plain dict."""
+    try:
+        return RunResult.model_validate(migrate(result)).model_dump(mode="json")
+    except ValidationError as exc:
+        raise DialinError(f"run result does not match the result schema (v{SCHEMA_VERSION}): {exc}") from exc
 
 
 def judge_summary(verdicts: Iterable[dict]) -> dict[str, Any]:
@@ -51,15 +124,15 @@ def build_result(ws: "Workspace", clusters: list[dict], leftovers: list[int], hi
             "merged_from": c.get("merged_from", []), "cohesion": round(ws.cohesion(members), 4),
         })
     row_labels = [unique_labels[u] if u >= 0 else -1 for u in corpus.row_to_unique]
-    return {
-        "run_id": ws.run_id, "source": corpus.source, "clusters": out_clusters, "unassigned": sorted(leftovers),
+    return validate_result({
+        "schema_version": SCHEMA_VERSION, "run_id": ws.run_id, "source": corpus.source, "clusters": out_clusters, "unassigned": sorted(leftovers),
         "unique_texts": corpus.unique_texts, "unique_roles": corpus.unique_roles,
         "row_to_unique": corpus.row_to_unique, "row_labels": row_labels, "gold_labels": corpus.labels,
         "history": history, "merges": merges, "stop_reason": stop_reason,
         "stats": {"rows": len(corpus), "unique": len(corpus.unique_texts), "clusters": len(out_clusters),
                   "unassigned_unique": len(leftovers), "blank_rows": len(corpus.blank_rows),
                   "llm_calls": ws.router.calls_made, "judge": judge},
-    }
+    })
 
 
 def row_intents(result: dict[str, Any]) -> list[str]:

@@ -8,7 +8,6 @@ cache makes sure no answered call is paid twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -17,43 +16,19 @@ from langgraph.types import Command
 
 from dialin.config import Config
 from dialin.data import Corpus
-from dialin.embed import make_embedder
 from dialin.errors import DialinError
-from dialin.llm import LLMRouter, run_sync
+from dialin.llm.router import run_sync
+from dialin.llm.serve import local_base_urls
 from dialin.store import Store
-from dialin.workspace import Workspace
+from dialin.workspace import corpus_fingerprint, open_workspace
 
 EventHandler = Callable[[dict[str, Any]], None]
 ReviewHandler = Callable[[dict[str, Any]], Any]
 
 
-def corpus_fingerprint(corpus: Corpus) -> str:
-    h = hashlib.sha256()
-    for text, role in zip(corpus.unique_texts, corpus.unique_roles or [""] * len(corpus.unique_texts)):
-        h.update(f"{role}\x1f{text}\x1e".encode())
-    return h.hexdigest()[:16]
-
-
 def checkpoint_path(config: Config) -> Path:
     store = config.store_path()
     return store.with_name(store.stem + ".checkpoints.db")
-
-
-def local_base_urls(config: Config) -> dict[str, str]:
-    """Base URLs of the `auto` endpoints, starting local llama.cpp servers when needed."""
-    if not any(ep.base_url == "auto" for ep in config.endpoints.values()):
-        return {}
-    from dialin.serve import ensure_servers
-
-    return ensure_servers(config)
-
-
-def open_workspace(corpus: Corpus, config: Config, store: Store, run_id: str,
-                   base_urls: dict[str, str] | None = None, client_factory: Any = None) -> Workspace:
-    router = LLMRouter(config, store, run_id=run_id, base_urls=base_urls, client_factory=client_factory)
-    embedder = make_embedder(config.embedder, store)
-    X = embedder.encode(corpus.unique_texts)
-    return Workspace(config=config, store=store, router=router, corpus=corpus, X=X, embedder=embedder, run_id=run_id)
 
 
 async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None = None, resume: bool = False,
@@ -62,8 +37,8 @@ async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None =
                          client_factory: Any = None) -> dict[str, Any]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    from dialin.graphs.discovery import build_graph
-    from dialin.graphs.state import Context
+    from dialin.graphs.discovery.graph import build_graph
+    from dialin.graphs.discovery.state import Context
 
     store = store or Store(config.store_path())
     fingerprint = corpus_fingerprint(corpus)
@@ -114,29 +89,3 @@ async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None =
 
 def run_discovery(corpus: Corpus, config: Config, **kwargs: Any) -> dict[str, Any]:
     return run_sync(arun_discovery(corpus, config, **kwargs))
-
-
-_DEV_WORKSPACE: list[Workspace] = []
-
-
-def workspace_for_dev() -> Workspace:
-    """For `langgraph dev`, which cannot hand us a workspace: the corpus named by $DIALIN_DATA."""
-    import os
-
-    if _DEV_WORKSPACE:
-        return _DEV_WORKSPACE[0]
-
-    from dialin.config import load_config
-    from dialin.data import load_corpus
-
-    path = os.environ.get("DIALIN_DATA")
-    if not path:
-        raise DialinError("under `langgraph dev` set DIALIN_DATA to a corpus file (and DIALIN_TEXT_COL / "
-                          "DIALIN_ROLE_COL if needed); dialin run passes the workspace itself")
-    config = load_config()
-    corpus = load_corpus(path, text_col=os.environ.get("DIALIN_TEXT_COL", "text"),
-                         role_col=os.environ.get("DIALIN_ROLE_COL") or None)
-    store = Store(config.store_path())
-    run_id = store.new_run(path, json.loads(config.model_dump_json()), {"fingerprint": corpus_fingerprint(corpus)})
-    _DEV_WORKSPACE.append(open_workspace(corpus, config, store, run_id, local_base_urls(config)))
-    return _DEV_WORKSPACE[0]

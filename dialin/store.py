@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from dialin.errors import DialinError, RunNotFound
+from dialin.result import validate_result
 
 MIGRATIONS: list[str] = [
     """
@@ -162,11 +163,12 @@ class Store:
         return [dict(r) for r in rows]
 
     def save_revision(self, run_id: str, result: dict[str, Any], note: str) -> int:
+        stored = json.dumps(validate_result(result), ensure_ascii=False)
         with self._lock:
             row = self._db.execute("SELECT MAX(revision) FROM run_revisions WHERE run_id = ?", (run_id,)).fetchone()
             revision = (row[0] or 0) + 1
             self._db.execute("INSERT INTO run_revisions VALUES (?, ?, ?, ?, ?)",
-                             (run_id, revision, time.time(), note, json.dumps(result, ensure_ascii=False)))
+                             (run_id, revision, time.time(), note, stored))
         return revision
 
     def revisions(self, run_id: str) -> list[dict[str, Any]]:
@@ -185,7 +187,7 @@ class Store:
         if not rows:
             raise RunNotFound(f"run '{run_id}' has no stored result (revision {revision or 'latest'}): "
                               f"it did not finish. Resume it with `dialin run DATA --resume {run_id}`.")
-        return json.loads(rows[0]["result"])
+        return validate_result(json.loads(rows[0]["result"]))
 
     def delete_revision(self, run_id: str, revision: int) -> None:
         with self._lock:

@@ -6,17 +6,23 @@ heavy parts and is handed to nodes and tools as the run's context.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from dialin.config import Config
-from dialin.data import Corpus
-from dialin.embed import Embedder
-from dialin.llm import LLMRouter
+from dialin.config import Config, load_config
+from dialin.data import Corpus, load_corpus
+from dialin.embed import Embedder, make_embedder
+from dialin.errors import DialinError
+from dialin.llm.router import LLMRouter
 from dialin.store import Store
+from dialin.tools.vectors import cohesion
 from dialin.tools.keywords import KeywordIndex
-from dialin.tools.leftovers import cohesion
+from dialin.tools.vectors import cohesion
 
 
 @dataclass
@@ -44,9 +50,49 @@ class Workspace:
         return self._keywords.keywords(self.texts(members), k)
 
     @property
-    def roles(self) -> list[str] | None:
-        """A role per unique sentence when role separation uses the role column."""
+    def speakers(self) -> list[str] | None:
+        """A speaker role (customer/agent) per unique sentence when role separation uses the role column.
+
+        Speaker roles (``method.roles``, ``dialin.tools.speakers``) are not the LLM roles of ``config.roles``."""
         use = self.config.method.roles
         if use in ("auto", "column") and self.corpus.unique_roles:
             return self.corpus.unique_roles
         return None
+
+
+def corpus_fingerprint(corpus: Corpus) -> str:
+    h = hashlib.sha256()
+    for text, role in zip(corpus.unique_texts, corpus.unique_roles or [""] * len(corpus.unique_texts)):
+        h.update(f"{role}\x1f{text}\x1e".encode())
+    return h.hexdigest()[:16]
+
+
+def open_workspace(corpus: Corpus, config: Config, store: Store, run_id: str,
+                   base_urls: dict[str, str] | None = None, client_factory: Any = None) -> Workspace:
+    router = LLMRouter(config, store, run_id=run_id, base_urls=base_urls, client_factory=client_factory)
+    embedder = make_embedder(config.embedder, store)
+    X = embedder.encode(corpus.unique_texts)
+    return Workspace(config=config, store=store, router=router, corpus=corpus, X=X, embedder=embedder, run_id=run_id)
+
+
+_DEV_WORKSPACE: list[Workspace] = []
+
+
+def workspace_for_dev() -> Workspace:
+    """For `langgraph dev`, which cannot hand us a workspace: the corpus named by $DIALIN_DATA."""
+    if _DEV_WORKSPACE:
+        return _DEV_WORKSPACE[0]
+
+    from dialin.llm.serve import local_base_urls
+
+    path = os.environ.get("DIALIN_DATA")
+    if not path:
+        raise DialinError("under `langgraph dev` set DIALIN_DATA to a corpus file (and DIALIN_TEXT_COL / "
+                          "DIALIN_ROLE_COL if needed); dialin run passes the workspace itself")
+    config = load_config()
+    corpus = load_corpus(path, text_col=os.environ.get("DIALIN_TEXT_COL", "text"),
+                         role_col=os.environ.get("DIALIN_ROLE_COL") or None)
+    store = Store(config.store_path())
+    run_id = store.new_run(path, json.loads(config.model_dump_json()), {"fingerprint": corpus_fingerprint(corpus)})
+    _DEV_WORKSPACE.append(open_workspace(corpus, config, store, run_id, local_base_urls(config)))
+    return _DEV_WORKSPACE[0]

@@ -13,7 +13,7 @@ from dialin.config import load_config
 from dialin.data import corpus_from_texts
 from dialin.runner import run_discovery
 from dialin.store import Store
-from dialin.tools.run_view import RunView
+from dialin.inspect.run_view import RunView
 from fakes import FakeChat, factory, oracle_responder
 
 TOPICS = {

@@ -23,7 +23,7 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMes
 from dialin.config import Config
 from dialin.errors import ConfigError, EndpointUnreachable
 from dialin.prompts import Prompt, load_prompt
-from dialin.tools.run_view import RunView
+from dialin.inspect.run_view import RunView
 
 ROLE = "inspector"
 

@@ -6,7 +6,7 @@ import asyncio
 
 from dialin.agents.crowd import aggregate
 from dialin.agents.verdicts import Verdict, Vote
-from dialin.llm import LLMRouter
+from dialin.llm.router import LLMRouter
 
 CHOICES = ["good", "bad"]
 

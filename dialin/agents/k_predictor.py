@@ -7,7 +7,7 @@ import math
 from pydantic import BaseModel, Field
 
 from dialin.errors import ParseError
-from dialin.llm import LLMRouter
+from dialin.llm.router import LLMRouter
 
 
 class KPrediction(BaseModel):

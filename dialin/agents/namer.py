@@ -6,7 +6,7 @@ import re
 
 from dialin.agents.judge import format_sentences
 from dialin.errors import ParseError
-from dialin.llm import LLMRouter
+from dialin.llm.router import LLMRouter
 
 NAME_RE = re.compile(r"^[a-z]+-[a-z0-9]+(?:_[a-z0-9]+)*$")
 

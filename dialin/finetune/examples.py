@@ -1,6 +1,6 @@
 """Training examples for ``dialin finetune``, built from labelled corpora.
 
-Judge: the clusters ``dialin judge-eval`` measures on (``dialin.judge_sets``), drawn from
+Judge: the clusters ``dialin judge-eval`` measures on (``dialin.measure.judge_sets``), drawn from
 the training data: pure clusters are good; 2- and 4-way mixtures, one intruder, and the
 same two perturbations with the NEAREST other intent are bad (the paper's recipe for
 English: good = one intent, bad = perturbations); the real K-means / Ward clusters of the
@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from dialin.agents.judge import format_sentences
-from dialin.judge_sets import DIFFICULTIES, build_test_set
+from dialin.measure.judge_sets import DIFFICULTIES, build_test_set
 from dialin.prompts import load_prompt
 from dialin.tools.sampling import sample
 

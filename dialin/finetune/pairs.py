@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from dialin.finetune.train import Progress, latest_checkpoint, optimizer_with_schedule, save_checkpoint
-from dialin.judge_sets import GROUPS, build_test_set, centroid_similarity, intent_groups
+from dialin.measure.judge_sets import GROUPS, build_test_set, centroid_similarity, intent_groups
 
 
 class PairSettings(BaseModel):
@@ -166,8 +166,8 @@ def thresholds(score: np.ndarray, good: np.ndarray, precision: float = 0.9) -> t
 def validate_pairs(judge_fn: Any, texts: Sequence[str], labels: Sequence[str], X: np.ndarray, seed: int,
                    n: int = 10, per_difficulty: int = 40) -> dict[str, Any]:
     """Pair-judge and cohesion AUC on judge-eval clusters of held-out intents, and the cascade thresholds."""
-    from dialin.metrics import roc_auc
-    from dialin.tools.leftovers import cohesion
+    from dialin.measure.metrics import roc_auc
+    from dialin.tools.vectors import cohesion
     from dialin.tools.pair_judge import pair_score
 
     sizes = [len(v) for v in intent_groups(labels).values()]

@@ -26,7 +26,7 @@ from dialin.errors import ConfigError, DataError
 from dialin.finetune.examples import PROMPTS, Example, Task, build_examples, read_jsonl, split_examples, write_jsonl
 from dialin.finetune.train import (Progress, TrainSettings, load_base, pick_device, resolve_base, train_lora,
                                    validate_judge, validate_namer)
-from dialin.judge_eval import unique_labels
+from dialin.measure.judge_eval import unique_labels
 from dialin.store import Store
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def _fit_coherence(model: Any, model_dir: Path, texts: list[str], labels: list[s
     beat cohesion on small corpora."""
     from dialin.embed import SentenceTransformerEmbedder
     from dialin.tools.coherence import save_model
-    from dialin.tools.coherence_fit import fit_on_corpus
+    from dialin.finetune.coherence_fit import fit_on_corpus
 
     if len(set(labels)) < 4:
         return {"skipped": "fewer than 4 held-out intents (--holdout): the cascade will score by cohesion"}

@@ -24,8 +24,8 @@ from pydantic import BaseModel
 
 from dialin.errors import ConfigError
 from dialin.finetune.examples import Example
-from dialin.metrics import roc_auc
-from dialin.models import BUNDLED, BUNDLED_PREFIX, bundled_model_path
+from dialin.measure.metrics import roc_auc
+from dialin.llm.gguf import BUNDLED, BUNDLED_PREFIX, bundled_model_path
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 

@@ -8,21 +8,16 @@ of first appearance, so the same partition always gets the same labels.
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
+from dialin.tools.vectors import l2_normalise
+
 ClusterMethod = Literal["kmeans", "agglomerative", "gmm"]
 
-CLUSTER_METHODS: tuple[ClusterMethod, ...] = ("kmeans", "agglomerative", "gmm")
-"""The clustering methods `cluster` accepts."""
-
-
-def l2_normalise(X: np.ndarray) -> np.ndarray:
-    """Return a float copy of `X` with unit-norm rows (zero rows stay zero)."""
-    X = np.asarray(X, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0.0, norms, 1.0)
+CLUSTER_METHODS: tuple[ClusterMethod, ...] = get_args(ClusterMethod)
+"""The clustering methods `cluster` accepts (the config's ``method.clustering`` is a ``ClusterMethod``)."""
 
 
 def _renumber(labels: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ than the raw one on real clusters (see docs/BENCHMARKS.md). ``cluster_features``
 offers candidates that a logistic regression may combine: raw cohesion, size, the gap
 between the members' similarity to each other and to their own nearest neighbours in the
 corpus (mixtures and intruders), the least similar member, and the shape (first principal
-direction's share, 2-way split gain). ``scripts/train_coherence.py`` fits the model on
+direction's share, 2-way split gain). ``research/train_coherence.py`` fits the model on
 gold-labelled clusters of BANKING77 train and HWU64 train and chooses the features by
 leave-one-dataset-out validation; the shipped choice is in the JSON.
 
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from dialin.errors import ConfigError
+from dialin.tools.vectors import l2_normalise, rows_cohesion
 
 MODEL_PATH = Path(__file__).with_name("coherence_model.json")
 FRAME_DIRECTIONS = 2
@@ -48,10 +49,6 @@ MIN_SHAPE_SIZE = 4
 """Below this many members the shape features say nothing: they take the training mean (a standardised 0)."""
 MAX_SHAPE_SIZE = 300
 """Shape features of bigger clusters come from a fixed random sample of this many members."""
-
-
-def _normalise(X: np.ndarray) -> np.ndarray:
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
 def _knn_profile(Q: np.ndarray, V: np.ndarray, self_offset: int | None, kmax: int) -> np.ndarray:
@@ -96,12 +93,12 @@ class CorpusFrame:
         C = X - mean
         r = min(n_components, len(X) - 1, X.shape[1])
         comps = np.linalg.eigh(C.T @ C)[1][:, ::-1][:, :r].T if r > 0 else np.zeros((0, X.shape[1]))
-        V = _normalise(C - (C @ comps.T) @ comps).astype(np.float32)
-        return cls(mean, comps, V, _normalise(X).astype(np.float32), _knn_profile(V, V, 0, kmax))
+        V = l2_normalise(C - (C @ comps.T) @ comps).astype(np.float32)
+        return cls(mean, comps, V, l2_normalise(X).astype(np.float32), _knn_profile(V, V, 0, kmax))
 
     def project(self, X: np.ndarray) -> np.ndarray:
         C = np.asarray(X, dtype=np.float64) - self.mean
-        return _normalise(C - (C @ self.components.T) @ self.components).astype(np.float32)
+        return l2_normalise(C - (C @ self.components.T) @ self.components).astype(np.float32)
 
     def members(self, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frame vectors, neighbour profiles and raw vectors of corpus rows."""
@@ -112,15 +109,7 @@ class CorpusFrame:
         """The same for embeddings given as vectors (a vector that is a corpus row skips itself as a neighbour)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         Vm = self.project(X)
-        return Vm, _knn_profile(Vm, self.V, None, self.knn.shape[1]), _normalise(X).astype(np.float32)
-
-
-def _cohesion(V: np.ndarray) -> float:
-    n = len(V)
-    if n < 2:
-        return 1.0
-    s = V.sum(axis=0, dtype=np.float64)
-    return float((s @ s - n) / (n * (n - 1)))
+        return Vm, _knn_profile(Vm, self.V, None, self.knn.shape[1]), l2_normalise(X).astype(np.float32)
 
 
 def _principal(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +165,7 @@ def cluster_features(V: np.ndarray, knn: np.ndarray, raw: np.ndarray,
         raise ValueError("cluster features need at least 2 members")
     s = V.sum(axis=0)
     avg = (V @ s - 1.0) / (n - 1)  # each member's mean cosine to the others
-    f = {"cohesion": float(avg.mean()), "cohesion_raw": _cohesion(np.asarray(raw, dtype=np.float64)),
+    f = {"cohesion": float(avg.mean()), "cohesion_raw": rows_cohesion(np.asarray(raw, dtype=np.float64)),
          "log_size": math.log(n), "avg_min": float(avg.min())}
     if KNN_FEATURES & set(names) and knn.shape[1]:
         near = knn[:, min(n - 1, knn.shape[1]) - 1].astype(np.float64)  # mean cosine to its n-1 nearest

@@ -37,12 +37,3 @@ def assign_leftovers(X: np.ndarray, clusters: Sequence[Sequence[int]], leftovers
         else:
             rest.append(int(i))
     return assigned, rest
-
-
-def cohesion(X: np.ndarray, members: Sequence[int]) -> float:
-    """Mean pairwise cosine of L2-normalised rows (1.0 for a singleton)."""
-    n = len(members)
-    if n < 2:
-        return 1.0
-    s = X[list(members)].sum(axis=0)
-    return float((s @ s - n) / (n * (n - 1)))

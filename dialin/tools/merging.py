@@ -40,6 +40,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 from scipy.special import gammaln, ive, logsumexp
 
+from dialin.tools.vectors import l2_normalise
+
 KAPPA_MIN = 1e-6
 KAPPA_MAX = 1e6
 
@@ -67,7 +69,7 @@ def _normalise(E: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(E, axis=1, keepdims=True)
     if not np.isfinite(E).all() or (norms == 0.0).any():
         raise ValueError("E has a zero, NaN or infinite row; every label needs a real embedding.")
-    return E / norms
+    return l2_normalise(E)
 
 
 def _cosines(E: np.ndarray) -> np.ndarray:

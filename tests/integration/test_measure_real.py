@@ -31,7 +31,7 @@ BANK = "banking77/banking77_small.jsonl"
 @pytest.fixture
 def smol_config(tmp_path: Path):  # noqa: ANN201
     """A config whose every role runs on SmolLM2 in a local llama.cpp server; stops it afterwards."""
-    from dialin.serve import stop_servers
+    from dialin.llm.serve import stop_servers
 
     cfg = {
         "store": str(tmp_path / "store.db"),

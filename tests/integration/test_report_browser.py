@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cdp import Browser, chromium_binary
-from dialin.report import write_report
-from dialin.tools import edits
+from dialin.inspect.report import write_report
+from dialin.inspect import edits
 from inspect_runs import NASTY, base_run, view  # noqa: F401  (fixtures)
 
 pytestmark = [

@@ -17,7 +17,7 @@ import pytest
 
 from dialin.config import Config, EndpointConfig
 from dialin.errors import EndpointUnreachable
-from dialin.serve import (
+from dialin.llm.serve import (
     ServerInfo,
     ensure_servers,
     running_servers,

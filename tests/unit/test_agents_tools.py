@@ -6,10 +6,11 @@ from dialin.agents.k_predictor import k_grid, predict_k
 from dialin.agents.namer import disambiguate, is_valid_name, normalise_name
 from dialin.agents.verdicts import Vote
 from dialin.config import load_config
-from dialin.llm import LLMRouter, run_sync
+from dialin.llm.router import LLMRouter, run_sync
 from dialin.store import Store
-from dialin.tools.leftovers import assign_leftovers, cohesion
-from dialin.tools.roles import allocate_k, infer_role, split_by_role
+from dialin.tools.vectors import cohesion
+from dialin.tools.leftovers import assign_leftovers
+from dialin.tools.speakers import allocate_k, infer_role, split_by_role
 from fakes import FakeChat, factory
 
 

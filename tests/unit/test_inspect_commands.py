@@ -7,10 +7,11 @@ import json
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from dialin.chat import Parsed, parse_command, run_turn
+from dialin.inspect.chat import run_turn
+from dialin.inspect.commands import Parsed, parse_command
 from dialin.errors import DialinError
-from dialin.graphs.inspector import build_graph
-from dialin.graphs.inspector_state import InspectorContext
+from dialin.graphs.inspector.graph import build_graph
+from dialin.graphs.inspector.state import InspectorContext
 from fake_chat_model import ScriptedChatModel
 from inspect_runs import NASTY, base_run, view  # noqa: F401  (fixtures)
 

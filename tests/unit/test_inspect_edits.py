@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dialin.errors import DialinError
-from dialin.tools import edits
+from dialin.inspect import edits
 from inspect_runs import base_run, view  # noqa: F401  (fixtures)
 
 

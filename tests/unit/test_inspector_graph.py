@@ -13,11 +13,11 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from dialin.agents.inspector import make_model
-from dialin.chat import run_chat
+from dialin.inspect.chat import run_chat
 from dialin.config import Config, load_config
 from dialin.errors import ConfigError, EndpointUnreachable
-from dialin.graphs.inspector import build_graph
-from dialin.graphs.inspector_state import InspectorContext
+from dialin.graphs.inspector.graph import build_graph
+from dialin.graphs.inspector.state import InspectorContext
 from fake_chat_model import ScriptedChatModel, tool_call
 from inspect_runs import base_run, view  # noqa: F401  (fixtures)
 
@@ -183,7 +183,7 @@ def test_make_model_reads_the_inspector_role(monkeypatch):
 
 
 def test_graph_shape_and_langgraph_json():
-    from dialin.graphs.inspector import graph
+    from dialin.graphs.inspector.graph import graph
 
     assert graph.checkpointer is None and graph.name == "dialin-inspector"
     drawn = graph.get_graph()

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from dialin.config import load_config
 from dialin.errors import EndpointUnreachable, LLMCallError, ParseError
-from dialin.llm import LLMRouter, build_request, choice_probs
+from dialin.llm.router import LLMRouter, build_request, choice_probs
 from dialin.store import Store
 from fakes import FakeChat, factory
 from httpserver import RecordingServer, completion_body
@@ -152,7 +152,7 @@ def test_choice_probs_sums_prefix_tokens():
 
 
 def test_retryable_errors_are_exactly_the_transient_ones():
-    from dialin.llm import RETRYABLE
+    from dialin.llm.router import RETRYABLE
 
     assert openai.BadRequestError not in RETRYABLE
     assert {openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
@@ -182,3 +182,14 @@ def test_grounded_name_pattern_only_allows_known_verbs_and_key_words():
     assert re.fullmatch(regex, "report-lost_card") and re.fullmatch(regex, "inquire-card")
     assert not re.fullmatch(regex, "report-stolen_card") and not re.fullmatch(regex, "lose-card")
     assert 'kw ::= "lost" | "card"' in grammar
+
+
+def test_every_backend_name_has_one_table_entry():
+    from typing import get_args
+
+    from dialin.config import EndpointConfig
+    from dialin.llm.backends import BACKENDS, BackendName
+
+    assert set(BACKENDS) == set(get_args(BackendName))
+    assert set(get_args(EndpointConfig.model_fields["backend"].annotation)) == set(BACKENDS)
+    assert [n for n, b in BACKENDS.items() if b.one_model] == ["llamacpp"]

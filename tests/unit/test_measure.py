@@ -14,10 +14,10 @@ from dialin.config import load_config
 from dialin.agents.namer import is_valid_name
 from dialin.data import corpus_from_texts, load_corpus
 from dialin.errors import ConfigError, DataError
-from dialin.evaluate import align_gold, check_evaluator, goodness_for_run, run_metrics
-from dialin.judge_eval import judge_eval
-from dialin.judge_sets import DIFFICULTIES, build_test_set, fold_of
-from dialin.metrics import acc, best_threshold, clustering_metrics, goodness, heldout_accuracy, nmi, roc_auc
+from dialin.measure.evaluate import align_gold, check_evaluator, goodness_for_run, run_metrics
+from dialin.measure.judge_eval import judge_eval
+from dialin.measure.judge_sets import DIFFICULTIES, build_test_set, fold_of
+from dialin.measure.metrics import acc, best_threshold, clustering_metrics, goodness, heldout_accuracy, nmi, roc_auc
 from dialin.runner import run_discovery
 from dialin.store import Store
 from fakes import FakeChat, factory, oracle_responder
@@ -184,7 +184,7 @@ def test_eval_and_cost_commands(fake_run, tmp_path: Path) -> None:
 
 
 def test_goodness_with_an_independent_evaluator(fake_run, tmp_path: Path) -> None:
-    from dialin.cost import cost_report
+    from dialin.measure.cost import cost_report
 
     result, store, _, _, loop_fake = fake_run
     config = toy_config(tmp_path, roles={
@@ -357,7 +357,7 @@ def test_bench_baselines_via_cli(tmp_path: Path) -> None:
 
 
 def test_bench_k_unknown_baselines_and_a_dialin_variant(tmp_path: Path) -> None:
-    from dialin.bench import parse_methods, run_bench
+    from dialin.measure.bench import parse_methods, run_bench
 
     texts, labels = toy_rows()
     config = toy_config(tmp_path)

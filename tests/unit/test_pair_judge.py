@@ -163,7 +163,7 @@ def test_judge_eval_reports_the_pair_judge_and_its_cascade(tmp_path: Path) -> No
     from test_measure import toy_config, toy_rows
 
     from dialin.data import corpus_from_texts
-    from dialin.judge_eval import judge_eval
+    from dialin.measure.judge_eval import judge_eval
     from dialin.store import Store
 
     texts, labels = toy_labelled(per=8)

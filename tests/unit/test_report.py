@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from dialin.report import project_2d, render_report, report_data, safe_json, write_report
-from dialin.tools import edits
+from dialin.inspect.report import project_2d, render_report, report_data, safe_json, write_report
+from dialin.inspect import edits
 from inspect_runs import NASTY, base_run, view  # noqa: F401  (fixtures)
 
 

@@ -1,7 +1,7 @@
 from datetime import datetime, timezone
 
 from dialin.config import EndpointConfig
-from dialin.serve import ServerInfo, _same_settings
+from dialin.llm.serve import ServerInfo, _same_settings
 
 
 def info(**kw):
@@ -21,7 +21,7 @@ def test_a_missing_lora_file_is_named_before_any_server_starts(tmp_path):
     import pytest
 
     from dialin.errors import ConfigError
-    from dialin.serve import start_server
+    from dialin.llm.serve import start_server
 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")

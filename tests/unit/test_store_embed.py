@@ -20,9 +20,13 @@ def test_runs_revisions_and_missing_run(tmp_path):
     assert store.run(rid)["config"] == {"a": 1}
     with pytest.raises(RunNotFound, match="did not finish"):
         store.load_result(rid)
-    assert store.save_revision(rid, {"x": 1}, "discovery") == 1
-    assert store.save_revision(rid, {"x": 2}, "rename") == 2
-    assert store.load_result(rid) == {"x": 2} and store.load_result(rid, 1) == {"x": 1}
+    def result(stop: str) -> dict:
+        return {"run_id": rid, "clusters": [], "unique_texts": [], "row_to_unique": [], "row_labels": [],
+                "stop_reason": stop}
+
+    assert store.save_revision(rid, result("one"), "discovery") == 1
+    assert store.save_revision(rid, result("two"), "rename") == 2
+    assert store.load_result(rid)["stop_reason"] == "two" and store.load_result(rid, 1)["stop_reason"] == "one"
     with pytest.raises(RunNotFound, match="dialin runs"):
         store.run("nope")
 

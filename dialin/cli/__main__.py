@@ -1,0 +1,3 @@
+from dialin.cli import main
+
+main()
