@@ -125,7 +125,8 @@ def build_result(ws: "Workspace", clusters: list[dict], leftovers: list[int], hi
         })
     row_labels = [unique_labels[u] if u >= 0 else -1 for u in corpus.row_to_unique]
     return validate_result({
-        "schema_version": SCHEMA_VERSION, "run_id": ws.run_id, "source": corpus.source, "clusters": out_clusters, "unassigned": sorted(leftovers),
+        "schema_version": SCHEMA_VERSION,
+        "run_id": ws.run_id, "source": corpus.source, "clusters": out_clusters, "unassigned": sorted(leftovers),
         "unique_texts": corpus.unique_texts, "unique_roles": corpus.unique_roles,
         "row_to_unique": corpus.row_to_unique, "row_labels": row_labels, "gold_labels": corpus.labels,
         "history": history, "merges": merges, "stop_reason": stop_reason,
