@@ -21,6 +21,15 @@ from dialin.tools.clustering import ClusterMethod
 
 ENV_PREFIX = "DIALIN__"
 REQUIRED_ROLES = ("judge", "namer")
+JUDGE_ANSWERS = ("good", "bad")
+"""What a judge may answer (``dialin.agents.judge.CHOICES``)."""
+JUDGE_ROLES = ("judge", "evaluator")
+"""Roles that answer good/bad besides the crowd members and any role with a judge prompt."""
+
+
+def min_answer_tokens(answers: tuple[str, ...] = JUDGE_ANSWERS) -> int:
+    """Tokens the longest allowed answer can take in any tokenizer: one per UTF-8 byte at worst."""
+    return max(len(a.encode()) for a in answers)
 
 
 def dialin_home() -> Path:
@@ -79,7 +88,7 @@ class RoleConfig(_Strict):
     """Model name sent as ``model`` (a vLLM LoRA adapter name selects that adapter)."""
     prompt: str
     """Prompt id (a file in dialin/prompts without ``.md``) or a path to a prompt file."""
-    temperature: float = 0.0
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(64, ge=1)
     top_logprobs: int = Field(20, ge=0, le=20)
     logprobs: bool = True
@@ -115,9 +124,9 @@ class MethodConfig(_Strict):
     coherence_model: str | None = None
     """A coherence model JSON for ``cascade_scorer: model`` (``dialin finetune embedder`` writes one for its
     embedder); None = the shipped one, fitted on all-MiniLM-L6-v2 vectors."""
-    cascade_low: float | None = 0.35
+    cascade_low: float | None = Field(0.35, ge=0.0, le=1.0)
     """A score at or below this is judged bad without the LLM (None = always ask the LLM)."""
-    cascade_high: float | None = 0.85
+    cascade_high: float | None = Field(0.85, ge=0.0, le=1.0)
     """A score at or above this is judged good without the LLM (None = always ask the LLM)."""
     judge_budget: int | None = 24
     """Most LLM judgments per iteration; beyond it the cascade decides by the score (None = no cap)."""
@@ -129,16 +138,30 @@ class MethodConfig(_Strict):
     merge: bool = True
     merge_distance: Literal["geodesic", "cosine"] = "geodesic"
     merge_gate: Literal["probabilistic", "deterministic"] = "probabilistic"
-    merge_theta: float = 0.8
-    merge_tau: float = 0.7
+    merge_theta: float = Field(0.8, gt=0.0, le=3.1416)
+    """Geodesic distance (radians, 0 < theta <= pi) under which two names may merge."""
+    merge_tau: float = Field(0.7, ge=0.0, le=1.0)
     roles: Literal["auto", "column", "infer", "off"] = "auto"
     """auto: the role column when given, else off."""
-    leftover_similarity: float = 0.4
+    leftover_similarity: float = Field(0.4, ge=-1.0, le=1.0)
     """A leftover joins its nearest good cluster when cosine to its centroid is at least this."""
     review: bool = False
     """Pause for a human on uncertain verdicts and proposed merges."""
     review_band: tuple[float, float] = (0.35, 0.65)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "MethodConfig":
+        if self.cascade_low is not None and self.cascade_high is not None and self.cascade_low > self.cascade_high:
+            raise ValueError(f"method.cascade_low {self.cascade_low} is above method.cascade_high "
+                             f"{self.cascade_high}: set low <= high (both between 0 and 1)")
+        lo, hi = self.review_band
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"method.review_band {list(self.review_band)} must be [low, high] with "
+                             "0 <= low <= high <= 1")
+        if self.k_candidates is not None and any(k < 1 for k in self.k_candidates):
+            raise ValueError(f"method.k_candidates {self.k_candidates}: every K must be at least 1")
+        return self
 
     @model_validator(mode="after")
     def _coherence_model_exists(self) -> "MethodConfig":
@@ -162,7 +185,7 @@ def _default_endpoints() -> dict[str, EndpointConfig]:
 
 def _default_roles() -> dict[str, RoleConfig]:
     return {
-        "judge": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="judge", max_tokens=2,
+        "judge": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="judge", max_tokens=4,
                             logprobs=False),
         "namer": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="namer", max_tokens=24,
                             logprobs=False),
@@ -199,6 +222,14 @@ class Config(_Strict):
         for member in self.crowd.members:
             if member not in self.roles:
                 raise ValueError(f"crowd member '{member}' is not a role: add it under roles")
+        need = min_answer_tokens()
+        for name, role in self.roles.items():
+            judges = name in JUDGE_ROLES or name in self.crowd.members or Path(role.prompt).stem.startswith("judge")
+            if judges and role.max_tokens < need:
+                longest = max(JUDGE_ANSWERS, key=lambda a: len(a.encode()))
+                raise ValueError(f"roles.{name}.max_tokens {role.max_tokens} can cut the answer '{longest}' short "
+                                 f"(up to {need} tokens in a byte-level tokenizer; SmolLM2 answered 'goo'): set "
+                                 f"roles.{name}.max_tokens to at least {need}")
         return self
 
     def store_path(self) -> Path:
@@ -239,14 +270,28 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _format_errors(err: ValidationError, source: str) -> str:
+def _env_source(loc: tuple[Any, ...], env: dict[str, Any]) -> str | None:
+    """The DIALIN__ variable that set the value at ``loc``, if one did."""
+    node: Any = env
+    for depth, key in enumerate(loc):
+        if not isinstance(node, dict) or str(key) not in node:
+            return None
+        node = node[str(key)]
+        if not isinstance(node, dict):
+            return ENV_PREFIX + "__".join(str(k).upper() for k in loc[:depth + 1])
+    return None
+
+
+def _format_errors(err: ValidationError, source: str, env: dict[str, Any] | None = None) -> str:
     lines = [f"invalid configuration ({source}):"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key: check its spelling against configs/local.yaml"
-        lines.append(f"  - {loc}: {msg}")
+        var = _env_source(tuple(e["loc"]), env or {})
+        lines.append(f"  - {loc}: {msg}" + (f" (set by the environment variable {var}: fix or unset it)"
+                                                if var else ""))
     lines.append("Fix the file (see configs/local.yaml for every key) or the DIALIN__ environment override.")
     return "\n".join(lines)
 
@@ -270,12 +315,15 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise ConfigError(f"config file {p} must hold a mapping at the top level")
         data = loaded or {}
         source = str(p)
-    data = _deep_merge(data, env_overrides(environ))
+    env = env_overrides(environ)
+    data = _deep_merge(data, env)
     data = _deep_merge(data, overrides or {})
+    if env:
+        source += " + DIALIN__ environment overrides"
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(_format_errors(exc, source, env)) from None
 
 
 def dump_config(config: Config) -> str:

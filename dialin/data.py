@@ -6,13 +6,12 @@ Unique sentences are clustered; every input row keeps its mapping to them
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dialin.data_checks import check_json_values, check_limit, check_roles, decode, read_delimited
 from dialin.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
@@ -33,6 +32,8 @@ class Corpus:
     unique_texts: list[str] = field(default_factory=list)
     row_to_unique: list[int] = field(default_factory=list)
     unique_roles: list[str] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    """The ``load_corpus`` options it was read with (a run's resume command repeats them)."""
 
     def __post_init__(self) -> None:
         if not self.unique_texts:
@@ -79,14 +80,7 @@ def _read_text(path: Path, encoding: str) -> str:
                         f"{Path.cwd()}).")
     if path.is_dir():
         raise DataError(f"{path} is a folder: pass a .csv, .tsv, .jsonl or .txt file")
-    raw = path.read_bytes()
-    try:
-        return raw.decode(encoding).removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise DataError(f"{path} is not valid {encoding}: undecodable byte 0x{raw[exc.start]:02x} at line {line} "
-                        f"(byte {exc.start}). Re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or pass "
-                        "--encoding with its real encoding.") from None
+    return decode(path.read_bytes(), encoding, path)
 
 
 def _rows(path: Path, fmt: str, encoding: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -111,9 +105,7 @@ def _rows(path: Path, fmt: str, encoding: str) -> tuple[list[dict[str, Any]], li
             rows.append(obj)
         columns = list(dict.fromkeys(k for r in rows[:100] for k in r))
         return rows, columns
-    reader = csv.DictReader(io.StringIO(text), delimiter="\t" if fmt == "tsv" else ",")
-    rows = list(reader)
-    return rows, list(reader.fieldnames or [])
+    return read_delimited(text, "\t" if fmt == "tsv" else ",", path)
 
 
 def _column(rows: list[dict[str, Any]], columns: list[str], name: str, flag: str, path: Path,
@@ -136,6 +128,7 @@ def load_corpus(path: str | Path, *, text_col: str = "text", label_col: str | No
                 limit: int | None = None, skip_blank: bool = False) -> Corpus:
     """Read a corpus file; every problem raises ``DataError`` naming the problem and the fix."""
     p = Path(path)
+    check_limit(limit)
     kind = _detect(p, fmt)
     rows, columns = _rows(p, kind, encoding)
     if split is not None:
@@ -148,6 +141,9 @@ def load_corpus(path: str | Path, *, text_col: str = "text", label_col: str | No
         rows = rows[:limit]
     if not rows:
         raise DataError(f"{p} has a header but no rows: it needs at least one utterance")
+    if kind == "jsonl":
+        for col in (c for c in (text_col, label_col, role_col, dialogue_col) if c):
+            check_json_values(rows, col, p, text=col == text_col)
     texts = _column(rows, columns, text_col, "--text-col", p)
     assert texts is not None
     blank = [i for i, t in enumerate(texts) if not t]
@@ -159,13 +155,22 @@ def load_corpus(path: str | Path, *, text_col: str = "text", label_col: str | No
     if len(blank) == len(texts):
         raise DataError(f"{p}: every '{text_col}' value is blank: check --text-col")
     labels = _column(rows, columns, label_col, "--label-col", p) if label_col else None
+    if labels is not None and not any(label for label, u in zip(labels, texts) if u):
+        raise DataError(f"{p}: every '{label_col}' value is blank: check --label-col, or omit it (it is only "
+                        "used to score the result)")
     roles = None
     if role_col:
         raw_roles = _column(rows, columns, role_col, "--role-col", p)
         assert raw_roles is not None
         roles = [ROLE_ALIASES.get(r.lower(), r.lower() or "unknown") for r in raw_roles]
+        skip = set(blank)  # a blank row's role is never used
+        kept = [i for i in range(len(roles)) if i not in skip]
+        check_roles([raw_roles[i] for i in kept], [roles[i] for i in kept], f"{p}: --role-col '{role_col}'")
     dialogues = _column(rows, columns, dialogue_col, "--dialogue-col", p) if dialogue_col else None
-    return Corpus(texts=texts, source=str(p), labels=labels, roles=roles, dialogue_ids=dialogues, blank_rows=blank)
+    options = {"text_col": text_col, "label_col": label_col, "role_col": role_col, "dialogue_col": dialogue_col,
+               "fmt": fmt, "encoding": encoding, "split": split, "limit": limit, "skip_blank": skip_blank}
+    return Corpus(texts=texts, source=str(p), labels=labels, roles=roles, dialogue_ids=dialogues, blank_rows=blank,
+                  options=options)
 
 
 def corpus_from_texts(texts: list[str], roles: list[str] | None = None, labels: list[str] | None = None) -> Corpus:
@@ -179,4 +184,6 @@ def corpus_from_texts(texts: list[str], roles: list[str] | None = None, labels: 
     if len(blank) == len(clean):
         raise DataError("every text is blank")
     norm_roles = [ROLE_ALIASES.get(str(r).lower(), str(r).lower()) for r in roles] if roles else None
+    if roles and norm_roles:
+        check_roles([str(r) for r in roles], norm_roles, "roles")
     return Corpus(texts=clean, labels=labels, roles=norm_roles, blank_rows=blank)

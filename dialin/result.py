@@ -100,11 +100,14 @@ def judge_summary(verdicts: Iterable[dict]) -> dict[str, Any]:
     verdicts then carry little information (docs/BENCHMARKS.md section 11: the default 0.5B judge says
     good to 71-72 of 72).
     """
+    verdicts = list(verdicts)
     asked = [v["label"] for v in verdicts if v.get("source") in LLM_SOURCES]
     good = asked.count("good")
     share = round(good / len(asked), 4) if asked else None
     lopsided = bool(len(asked) >= 20 and share is not None and max(share, 1 - share) >= LOPSIDED)
-    return {"asked": len(asked), "said_good": good, "good_share": share, "lopsided": lopsided}
+    unusable = sum(1 for v in verdicts if v.get("note"))
+    return {"asked": len(asked), "said_good": good, "good_share": share, "lopsided": lopsided,
+            "unusable": unusable}
 
 
 def build_result(ws: "Workspace", clusters: list[dict], leftovers: list[int], history: list[dict],

@@ -8,6 +8,7 @@ cache makes sure no answered call is paid twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from langgraph.types import Command
 from dialin.config import Config
 from dialin.data import Corpus
 from dialin.errors import DialinError
+from dialin.run_status import resume_command
 from dialin.llm.router import run_sync
 from dialin.llm.serve import local_base_urls
 from dialin.store import Store
@@ -34,12 +36,8 @@ def checkpoint_path(config: Config) -> Path:
 async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None = None, resume: bool = False,
                          on_event: EventHandler | None = None, on_review: ReviewHandler | None = None,
                          base_urls: dict[str, str] | None = None, store: Store | None = None,
-                         client_factory: Any = None) -> dict[str, Any]:
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    from dialin.graphs.discovery.graph import build_graph
-    from dialin.graphs.discovery.state import Context
-
+                         client_factory: Any = None, config_path: str | None = None) -> dict[str, Any]:
+    """``config_path`` (the --config the run was started with) goes into its resume command."""
     store = store or Store(config.store_path())
     fingerprint = corpus_fingerprint(corpus)
     if resume:
@@ -55,6 +53,37 @@ async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None =
                                {"fingerprint": fingerprint, "rows": len(corpus), "unique": len(corpus.unique_texts)},
                                run_id=run_id)
     assert run_id is not None
+    source = Path(corpus.source)
+    resume_cmd = resume_command(str(source.resolve()) if source.is_file() else corpus.source, run_id,
+                                corpus.options, config_path)
+    store.set_status(run_id, "running", resume=resume_cmd)
+    try:
+        return await _drive(corpus, config, store, run_id, resume, on_event, on_review, base_urls, client_factory)
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        store.set_status(run_id, "interrupted", "stopped before it finished (Ctrl-C or cancelled)")
+        exc.add_note(f"run {run_id} is interrupted; continue it with: {resume_cmd}")
+        raise
+    except Exception as exc:
+        waiting = isinstance(exc, ReviewPending)
+        store.set_status(run_id, "interrupted" if waiting else "failed",
+                         str(exc) if isinstance(exc, DialinError) else f"{type(exc).__name__}: {exc}")
+        exc.add_note(f"run {run_id} is {'interrupted' if waiting else 'failed'}; what it did so far is kept; "
+                     f"continue it with: {resume_cmd}")
+        raise
+
+
+class ReviewPending(DialinError):
+    """The run paused for a review and no reviewer is attached."""
+
+
+async def _drive(corpus: Corpus, config: Config, store: Store, run_id: str, resume: bool,
+                 on_event: EventHandler | None, on_review: ReviewHandler | None, base_urls: dict[str, str] | None,
+                 client_factory: Any) -> dict[str, Any]:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from dialin.graphs.discovery.graph import build_graph
+    from dialin.graphs.discovery.state import Context
+
     if base_urls is None:
         base_urls = local_base_urls(config)
     ws = open_workspace(corpus, config, store, run_id, base_urls, client_factory)
@@ -67,7 +96,6 @@ async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None =
         graph = build_graph().compile(checkpointer=saver, name="dialin-discovery")
         state = await graph.aget_state(thread)
         payload: Any = None if (resume and state.values) else {"run_id": run_id}
-        store.set_status(run_id, "running")
         while True:
             interrupted = None
             async for mode, chunk in graph.astream(payload, thread, context=ctx, stream_mode=["custom", "updates"]):
@@ -78,8 +106,7 @@ async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None =
             if interrupted is None:
                 break
             if on_review is None:
-                store.set_status(run_id, "waiting for review")
-                raise DialinError(f"run {run_id} waits for a review ({interrupted['kind']}); review is on in the "
+                raise ReviewPending(f"run {run_id} waits for a review ({interrupted['kind']}); review is on in the "
                                   "config but no reviewer is attached: run it in a terminal, or set "
                                   "method.review: false")
             payload = Command(resume=on_review(interrupted))

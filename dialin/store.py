@@ -8,6 +8,7 @@ store can be shared by threads and async tasks.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -18,6 +19,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from dialin.errors import DialinError, RunNotFound
+from dialin.run_status import effective, host
+from dialin.store_guard import GuardedConnection, damaged, is_damage
 from dialin.result import validate_result
 
 MIGRATIONS: list[str] = [
@@ -47,6 +50,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model, text_hash)
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN reason TEXT;
+    ALTER TABLE runs ADD COLUMN resume TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    """,
 ]
 
 
@@ -65,9 +74,12 @@ class Store:
             self.path = str(p)
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = GuardedConnection(sqlite3.connect(self.path, check_same_thread=False, isolation_level=None),
+                                         self.path)
             self._db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise damaged(self.path, exc) from None
             raise DialinError(f"cannot open the store {self.path}: {exc}. "
                               "Set store: in the config or DIALIN_HOME to a writable place.") from exc
         self._db.row_factory = sqlite3.Row
@@ -136,14 +148,19 @@ class Store:
         run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         now = time.time()
         with self._lock:
-            self._db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (run_id, now, now, "running", data_path, json.dumps(config), json.dumps(params)))
+            self._db.execute("INSERT INTO runs (run_id, created_at, updated_at, status, data_path, config, params, "
+                             "pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (run_id, now, now, "running", data_path, json.dumps(config), json.dumps(params),
+                              os.getpid(), host()))
         return run_id
 
-    def set_status(self, run_id: str, status: str) -> None:
+    def set_status(self, run_id: str, status: str, reason: str | None = None, resume: str | None = None) -> None:
+        """``running`` records this process (so a killed run shows as interrupted); others record the reason."""
         with self._lock:
-            self._db.execute("UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?",
-                             (status, time.time(), run_id))
+            self._db.execute("UPDATE runs SET status = ?, updated_at = ?, reason = ?, resume = COALESCE(?, resume), "
+                             "pid = ?, host = ? WHERE run_id = ?",
+                             (status, time.time(), reason, resume, os.getpid() if status == "running" else None,
+                              host() if status == "running" else None, run_id))
 
     def run(self, run_id: str) -> dict[str, Any]:
         rows = self.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,))
@@ -152,15 +169,15 @@ class Store:
             hint = f" Recent runs: {', '.join(known)}." if known else " The store has no runs yet."
             raise RunNotFound(f"run '{run_id}' is not in the store {self.path}.{hint} "
                               "Use `dialin runs` to list them, or --config to pick another store.")
-        row = dict(rows[0])
+        row = effective(dict(rows[0]))
         row["config"] = json.loads(row["config"] or "{}")
         row["params"] = json.loads(row["params"] or "{}")
         return row
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self.execute("SELECT run_id, created_at, status, data_path FROM runs ORDER BY created_at DESC LIMIT ?",
-                            (limit,))
-        return [dict(r) for r in rows]
+        rows = self.execute("SELECT run_id, created_at, updated_at, status, data_path, reason, resume, pid, host "
+                            "FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [{k: v for k, v in effective(dict(r)).items() if k not in ("pid", "host")} for r in rows]
 
     def save_revision(self, run_id: str, result: dict[str, Any], note: str) -> int:
         stored = json.dumps(validate_result(result), ensure_ascii=False)

@@ -6,9 +6,11 @@ import asyncio
 
 from dialin.agents.crowd import aggregate
 from dialin.agents.verdicts import Verdict, Vote
+from dialin.config import JUDGE_ANSWERS
+from dialin.errors import ParseError
 from dialin.llm.router import LLMRouter
 
-CHOICES = ["good", "bad"]
+CHOICES = list(JUDGE_ANSWERS)
 
 
 def format_sentences(sentences: list[str], max_chars: int = 200) -> str:
@@ -24,5 +26,10 @@ async def judge_one(router: LLMRouter, role: str, sentences: list[str], *, stage
 async def judge_sample(router: LLMRouter, roles: list[str], sentences: list[str], *, aggregation: str = "majority",
                        stage: str = "judge") -> Verdict:
     """Every role votes (concurrently); one role's vote is the verdict, several are aggregated."""
-    votes = list(await asyncio.gather(*(judge_one(router, r, sentences, stage=stage) for r in roles)))
+    answers = await asyncio.gather(*(judge_one(router, r, sentences, stage=stage) for r in roles),
+                                   return_exceptions=True)
+    votes = [a for a in answers if isinstance(a, Vote)]
+    for a in answers:  # a member without a usable answer abstains; any other failure, or none usable, raises
+        if isinstance(a, BaseException) and (not isinstance(a, ParseError) or not votes):
+            raise a
     return aggregate(votes, aggregation)

@@ -34,3 +34,5 @@ class Verdict(BaseModel):
     """Mean pairwise cosine of the members' embeddings."""
     sample: list[int] = Field(default_factory=list)
     """Indices (unique sentences) the judges saw."""
+    note: str | None = None
+    """Why the cascade decided a cluster the LLM was asked about (its answer could not be used)."""

@@ -8,6 +8,7 @@ eval/judge-eval/bench/cost; ``inspect``: chat/report; ``finetune``). A new comma
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ import click
 
 from dialin.cli import core, finetune, inspect, measure
 from dialin.errors import DialinError
+from dialin.store_guard import is_damage
 
 
 class _Group(click.Group):
@@ -23,7 +25,25 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except DialinError as exc:
             click.echo(f"error: {exc}", err=True)
+            _echo_notes(exc)
             sys.exit(2)
+        except KeyboardInterrupt as exc:
+            click.echo("interrupted", err=True)
+            _echo_notes(exc)
+            sys.exit(130)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            click.echo(f"error: a SQLite file dialin uses is damaged ({exc}): the store (`dialin config show` names "
+                       "it under store:, default $DIALIN_HOME/dialin.db) or the .checkpoints.db beside it. Move the "
+                       "damaged file aside (mv FILE FILE.damaged) and run again.", err=True)
+            _echo_notes(exc)
+            sys.exit(2)
+
+
+def _echo_notes(exc: BaseException) -> None:
+    for note in getattr(exc, "__notes__", None) or []:
+        click.echo(note, err=True)
 
 
 @click.group(cls=_Group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +59,23 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
     from dialin.runner import run_discovery
     from dialin.store import Store
 
+    # when one LLM call fails for good, LangGraph drops the run's queued calls unawaited: not news to a user
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     config = _config(config_path)
     corpus = _load(data, **corpus_kw)
     progress = Progress(enabled=not as_json or sys.stderr.isatty())
     store = Store(config.store_path())
     result = run_discovery(corpus, config, run_id=resume, resume=bool(resume), on_event=progress,
-                           on_review=review_in_terminal if sys.stdin.isatty() else None, store=store)
+                           on_review=review_in_terminal if sys.stdin.isatty() else None, store=store,
+                           config_path=config_path)
     progress.close()
     files = write_exports(result, out_dir, corpus.texts) if out_dir else {}
     cost = store.cost(result["run_id"])
     metrics = None
     if corpus.labels:
-        from dialin.measure.metrics import clustering_metrics
+        from dialin.measure.evaluate import run_metrics
 
-        metrics = clustering_metrics(corpus.labels, result["row_labels"])
+        metrics = run_metrics(result, corpus.labels)
     if as_json:
         emit_json({"run_id": result["run_id"], "stats": result["stats"], "stop_reason": result["stop_reason"],
                     "files": files, "cost": cost, "metrics": metrics,
@@ -89,13 +93,18 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
     cached = sum(r["cached"] or 0 for r in cost)
     click.echo(f"LLM calls: {calls} made, {cached} from cache")
     judged = result["stats"].get("judge") or {}
+    if judged.get("unusable"):
+        click.echo(f"LLM judge: no usable answer for {judged['unusable']} clusters; the cascade decided them "
+                   "(their verdicts say so in note)")
     if judged.get("asked"):
         click.echo(f"LLM judge: asked about {judged['asked']} clusters, said good to {judged['said_good']}"
                    + (" - one answer to nearly all, so it barely discriminates; measure a judge with "
                       "`dialin judge-eval` (docs/BENCHMARKS.md section 11)" if judged["lopsided"] else ""))
     if metrics:
         click.echo(f"against --label-col: NMI {metrics['nmi']}, ACC {metrics['acc']}, ARI {metrics['ari']} "
-                   f"({metrics['n_clusters_pred']} clusters for {metrics['n_clusters_true']} gold intents)")
+                   f"({metrics['n_clusters_pred']} clusters for {metrics['n_clusters_true']} gold intents)"
+                   + (f"; {metrics['rows_unlabelled']} rows with a blank label not scored"
+                      if metrics["rows_unlabelled"] else ""))
     for kind, path in files.items():
         click.echo(f"wrote {path}")
 
@@ -113,7 +122,11 @@ def runs(as_json: bool, config_path: str | None, limit: int) -> None:
         emit_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['run_id']}  {r['status']:<10} {r['data_path']}")
+        click.echo(f"{r['run_id']}  {r['status']:<11} {r['data_path']}")
+        if r["status"] != "done" and r.get("reason"):
+            click.echo(f"    why: {r['reason']}")
+        if r["status"] in ("failed", "interrupted") and r.get("resume"):
+            click.echo(f"    resume: {r['resume']}")
 
 
 @click.command()

@@ -8,6 +8,7 @@ scripts any callable. Nothing is overwritten: an edit appends a revision of the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,13 @@ def move_utterance(view: RunView, utterance: str, to_cluster: int, confirm: Conf
     r = view.result()
     i = view.find_utterance(utterance)
     if i is None:
-        raise DialinError(f"no utterance is exactly {utterance!r}: find it with search_utterances and pass "
-                          "its #index")
+        n = len(r["unique_texts"])
+        ref = re.fullmatch(r"#?(\d+)", utterance.strip())
+        if ref:
+            raise DialinError(f"there is no utterance #{ref.group(1)}: the run has {n} unique utterances "
+                              f"(#0 to #{n - 1}); /search TEXT shows their numbers")
+        raise DialinError(f"no utterance is exactly {utterance!r}: /search TEXT shows the closest ones with "
+                          "their #numbers; move one by its #number")
     source = next((c for c in r["clusters"] if i in c["members"]), None)
     new = edits.move(r, i, to_cluster, view.vectors())
     src = f"cluster {source['id']} '{source['name']}'" if source else "unassigned"

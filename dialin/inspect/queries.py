@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dialin.errors import DialinError
 from dialin.inspect.edits import find_cluster
 from dialin.tools.vectors import cohesion
 from dialin.inspect.run_view import RunView
@@ -159,6 +160,9 @@ def where(view: RunView, utterance: str) -> str:
 
 def compare(view: RunView, a: int, b: int) -> str:
     r = view.result()
+    if a == b:
+        raise DialinError(f"/compare needs two different clusters, got {a} twice: /compare {a} OTHER_ID "
+                          "(/clusters lists the ids)")
     ca, cb = find_cluster(r, a), find_cluster(r, b)
     X = view.vectors()
     texts = r["unique_texts"]

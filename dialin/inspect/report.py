@@ -93,10 +93,10 @@ def report_data(result: dict[str, Any], X: np.ndarray | None = None, *, projecti
         points = {"idx": idx.tolist(), "x": np.round(Y[:, 0], 4).tolist(), "y": np.round(Y[:, 1], 4).tolist(),
                   "label": [owner.get(int(i), -1) for i in idx], "projection": used, "total": n}
     metrics = None
-    if result.get("gold_labels"):
-        from dialin.measure.metrics import clustering_metrics
+    if result.get("gold_labels") and any(str(g or "").strip() for g in result["gold_labels"]):
+        from dialin.measure.evaluate import run_metrics
 
-        metrics = clustering_metrics(result["gold_labels"], result["row_labels"])
+        metrics = run_metrics(result, result["gold_labels"])
     history = [{k: h.get(k) for k in ("iteration", "k", "ratio", "score", "good", "bad", "good_sentences",
                                       "bad_sentences", "chosen")} for h in result.get("history") or []]
     merges = [{"names": m.get("names") or [], "new_name": m.get("new_name"), "accepted": m.get("accepted", True),

@@ -34,6 +34,14 @@ from dialin.store import Store
 
 T = TypeVar("T", bound=BaseModel)
 RETRYABLE = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
+PARSE_ATTEMPTS = 3
+"""Calls per request whose answer cannot be parsed before ``ParseError`` (the answer is never cached)."""
+MAX_RETRY_AFTER_S = 60.0
+"""Longest wait a 429/503 ``Retry-After`` header is honoured for."""
+
+
+class MalformedResponse(Exception):
+    """The endpoint answered HTTP 200 with a body that is not a chat completion (retried like a 500)."""
 
 
 @dataclass
@@ -181,6 +189,8 @@ class LLMRouter:
                "model": role.model, "prompt_id": prompt.id, "prompt_hash": prompt.hash, "cache_key": key,
                "messages": messages, "params": {k: v for k, v in request.items() if k != "messages"}}
         hit = self.store.cache_get(key) if cache else None
+        if hit is not None and not _usable(self, role_name, role, hit, choices, schema):
+            hit = None  # an unusable answer cached by an older version is asked again and overwritten
         if hit is not None:
             self.store.log_call(**log, base_url=self.base_urls.get(role.endpoint, ep.base_url), response=hit["text"],
                                 label_probs=hit.get("label_probs"), prompt_tokens=hit.get("prompt_tokens", 0),
@@ -188,20 +198,35 @@ class LLMRouter:
             return self._finish(role_name, role, hit, choices, schema, cached=True)
         url = self.base_url(role.endpoint)
         log["base_url"] = url
-        timing: dict[str, float] = {}
-        try:
-            raw = await self._send(role.endpoint, ep, url, request, timing)
-        except Exception as exc:
-            self.store.log_call(**log, error=f"{type(exc).__name__}: {exc}", latency_ms=timing.get("ms"))
-            raise
-        latency = timing["ms"]
-        self.calls_made += 1
-        record = _record(raw, choices, latency)
-        self.store.cache_put(key, record)
-        self.store.log_call(**log, response=record["text"], label_probs=record.get("label_probs"),
-                            prompt_tokens=record["prompt_tokens"], completion_tokens=record["completion_tokens"],
-                            latency_ms=latency, cached=0)
-        return self._finish(role_name, role, record, choices, schema, cached=False)
+        sent = request
+        for attempt in range(1, PARSE_ATTEMPTS + 1):
+            timing: dict[str, float] = {}
+            try:
+                raw = await self._send(role.endpoint, ep, url, sent, timing)
+            except Exception as exc:
+                self.store.log_call(**log, error=f"{type(exc).__name__}: {exc}", latency_ms=timing.get("ms"))
+                raise
+            latency = timing["ms"]
+            self.calls_made += 1
+            record = _record(raw, choices, latency)
+            paid = {"response": record["text"], "label_probs": record.get("label_probs"),
+                    "prompt_tokens": record["prompt_tokens"], "completion_tokens": record["completion_tokens"],
+                    "latency_ms": latency, "cached": 0}
+            try:
+                result = self._finish(role_name, role, record, choices, schema, cached=False)
+            except ParseError as exc:
+                # an unusable answer is logged (it was paid for) but never cached, then asked again
+                self.store.log_call(**log | {"params": _params(sent)}, **paid, error=f"ParseError: {exc}")
+                sent = retry_request(sent, raw, attempt, exc)
+                continue
+            self.store.cache_put(key, record)
+            self.store.log_call(**log | {"params": _params(sent)}, **paid)
+            return result
+        wanted = f"one of {choices}" if choices else f"a valid {schema.__name__}" if schema else "usable"
+        raise ParseError(f"role '{role_name}' ({role.model}) gave no usable answer in {PARSE_ATTEMPTS} calls; the "
+                         f"last was {record['text'][:200]!r}, not {wanted}. Nothing was cached. Check roles.{role_name} (model, prompt, max_tokens) with "
+                         "`dialin doctor`", role=role_name, model=role.model, attempts=PARSE_ATTEMPTS,
+                         last_output=record["text"])
 
     def complete_sync(self, role_name: str, variables: dict[str, Any], **kwargs: Any) -> LLMResult:
         return run_sync(self.complete(role_name, variables, **kwargs))
@@ -217,19 +242,26 @@ class LLMRouter:
                 async with sem:
                     started = time.perf_counter()
                     try:
-                        return await client.chat.completions.create(**request)
+                        return check_completion(await client.chat.completions.create(**request))
+                    except (openai.APIResponseValidationError, json.JSONDecodeError) as exc:
+                        raise MalformedResponse(f"a body that is not valid JSON ({exc})") from exc
                     finally:
                         timing["ms"] = (time.perf_counter() - started) * 1000
-            except RETRYABLE as exc:
+            except (*RETRYABLE, MalformedResponse) as exc:
                 if attempt > ep.max_retries:
                     if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):
                         raise EndpointUnreachable(
                             f"endpoint '{endpoint}' at {url} did not answer after {attempt} attempts "
                             f"({type(exc).__name__}). Start it (`dialin serve` for local models, or your vLLM "
-                            "server) or fix endpoints.{endpoint}.base_url in the config.") from exc
+                            f"server) or fix endpoints.{endpoint}.base_url in the config; then continue the "
+                            "run with --resume (answers already received are not asked again).") from exc
+                    if isinstance(exc, MalformedResponse):
+                        raise LLMCallError(f"endpoint '{endpoint}' at {url} answered {attempt} times with {exc}: "
+                                           "is base_url an OpenAI-compatible /v1 server?", model=request["model"],
+                                           attempts=attempt) from exc
                     raise LLMCallError(f"endpoint '{endpoint}' at {url} failed {attempt} times: {exc}",
                                        model=request["model"], attempts=attempt) from exc
-                await asyncio.sleep(min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+                await asyncio.sleep(retry_delay(exc, attempt))
             except openai.APIStatusError as exc:
                 raise LLMCallError(f"endpoint '{endpoint}' at {url} refused the request "
                                    f"(HTTP {exc.status_code}): {exc.message}", model=request["model"],
@@ -257,6 +289,56 @@ class LLMRouter:
                                  f"{exc.errors()[0]['msg']}", role=role_name, model=role.model, attempts=1,
                                  last_output=text) from None
         return result
+
+
+def check_completion(raw: Any) -> Any:
+    """``raw`` when it has the shape of a chat completion, else ``MalformedResponse``."""
+    try:
+        choice = raw.choices[0]
+        content = choice.message.content
+    except (AttributeError, IndexError, KeyError, TypeError):
+        raise MalformedResponse(f"a body that is not a chat completion ({str(raw)[:120]!r})") from None
+    if content is not None and not isinstance(content, str):
+        raise MalformedResponse(f"a message content that is not text ({content!r:.80})")
+    return raw
+
+
+def retry_delay(exc: BaseException, attempt: int) -> float:
+    """Seconds before the next try: the server's ``Retry-After`` (429/503) when given, else jittered backoff."""
+    response = getattr(exc, "response", None)
+    header = response.headers.get("retry-after") if response is not None else None
+    try:
+        if header is not None:
+            return min(MAX_RETRY_AFTER_S, max(0.0, float(header)))
+    except ValueError:
+        pass  # an HTTP date: fall back to backoff
+    return min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
+
+
+def retry_request(request: dict[str, Any], raw: Any, attempt: int, exc: ParseError) -> dict[str, Any]:
+    """The request for the next try after an unusable answer: more tokens when the answer was cut short."""
+    if attempt >= PARSE_ATTEMPTS:
+        return request
+    choice = raw.choices[0]
+    usage = getattr(raw, "usage", None)
+    cut = getattr(choice, "finish_reason", None) == "length" or (
+        (getattr(usage, "completion_tokens", 0) or 0) >= request.get("max_tokens", 1 << 30))
+    if cut:
+        return {**request, "max_tokens": 2 * int(request["max_tokens"]) + 8}
+    return request
+
+
+def _usable(router: "LLMRouter", role_name: str, role: RoleConfig, record: dict[str, Any],
+            choices: list[str] | None, schema: type[BaseModel] | None) -> bool:
+    try:
+        router._finish(role_name, role, record, choices, schema, cached=True)
+    except ParseError:
+        return False
+    return True
+
+
+def _params(request: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in request.items() if k != "messages"}
 
 
 def _json_part(text: str) -> str:

@@ -82,12 +82,17 @@ def align_gold(result: dict[str, Any], gold: Corpus) -> list[str]:
 
 
 def run_metrics(result: dict[str, Any], gold_labels: list[str]) -> dict[str, Any]:
-    """NMI/ACC/ARI over the run's non-blank rows (blank rows were never clustered)."""
-    keep = [i for i, u in enumerate(result["row_to_unique"]) if u >= 0]
+    """NMI/ACC/ARI over the run's non-blank rows (blank rows were never clustered) that have a gold label
+    (a blank label is no intent: counting blanks as one gold intent would distort every metric)."""
+    clustered = [i for i, u in enumerate(result["row_to_unique"]) if u >= 0]
+    keep = [i for i in clustered if gold_labels[i] is not None and str(gold_labels[i]).strip()]
+    if not keep:
+        raise DataError("no clustered row has a gold label: check --label-col (every value is blank)")
     y = [gold_labels[i] for i in keep]
     p = [result["row_labels"][i] for i in keep]
     return {**clustering_metrics(y, p), "rows_scored": len(keep),
-            "rows_blank": len(result["row_to_unique"]) - len(keep)}
+            "rows_blank": len(result["row_to_unique"]) - len(clustered),
+            "rows_unlabelled": len(clustered) - len(keep)}
 
 
 async def agoodness(result: dict[str, Any], config: Config, store: Store, *, seed: int = 0,

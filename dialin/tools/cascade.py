@@ -84,6 +84,19 @@ def scorer(ws: Workspace) -> tuple[Callable[[list[int]], float] | None, float | 
     return None, low, high
 
 
+def fallback_verdict(ws: Workspace, members: list[int], reason: str) -> Verdict:
+    """The cascade's verdict for a cluster the LLM could not judge: its score against the band's middle."""
+    p_of, low, high = scorer(ws)
+    coh = ws.cohesion(members)
+    p = p_of(members) if p_of is not None and len(members) > 1 else None
+    score = coh if p is None else p
+    mid = ((low if low is not None else 0.0) + (high if high is not None else 1.0)) / 2
+    label = "good" if score >= mid else "bad"
+    return Verdict(label=label, source="cascade", cohesion=coh, p_good=p,
+                   note=f"{reason}; decided by the cascade: score {score:.3f} {'>=' if label == 'good' else '<'} "
+                        f"{mid:.3f}")
+
+
 def triage(ws: Workspace, clusters: dict[str, list[int]]) -> tuple[dict[str, Verdict], dict[str, list[int]]]:
     """Split clusters (key -> members) into cascade verdicts and those the LLM judges."""
     m = ws.config.method

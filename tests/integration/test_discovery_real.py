@@ -45,7 +45,7 @@ def smol_config(tmp_path: Path, home: Path) -> Path:
         "store": str(home / "dialin.db"),
         "endpoints": {"local": {"base_url": "auto", "model_path": "bundled:smollm2-135m", "n_ctx": 2048,
                                 "server_args": {"logits_all": True}}},
-        "roles": {"judge": {"endpoint": "local", "model": "smol", "prompt": "judge", "max_tokens": 2,
+        "roles": {"judge": {"endpoint": "local", "model": "smol", "prompt": "judge", "max_tokens": 4,
                             "logprobs": True},
                   "namer": {"endpoint": "local", "model": "smol", "prompt": "namer", "max_tokens": 40,
                             "logprobs": False},

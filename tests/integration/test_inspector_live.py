@@ -37,7 +37,7 @@ def test_smollm2_answers_a_question_through_the_graph(tmp_path):
         tmp_path,
         endpoints={"local": {"base_url": "auto", "backend": "llamacpp", "model_path": "bundled:smollm2-135m",
                              "n_ctx": 4096}},
-        roles={"judge": {**SMOL, "prompt": "judge", "max_tokens": 2},
+        roles={"judge": {**SMOL, "prompt": "judge", "max_tokens": 4},
                "namer": {**SMOL, "prompt": "namer", "max_tokens": 24, "logprobs": False},
                "inspector": {**SMOL, "prompt": "inspector", "max_tokens": 64, "logprobs": False}},
     )

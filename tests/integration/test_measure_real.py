@@ -39,7 +39,7 @@ def smol_config(tmp_path: Path):  # noqa: ANN201
         "endpoints": {"local": {"base_url": "auto", "model_path": "bundled:smollm2-135m", "n_ctx": 2048,
                                 "server_args": {"logits_all": True}}},
         "roles": {
-            "judge": {"endpoint": "local", "model": "smol", "prompt": "judge", "max_tokens": 2, "logprobs": True},
+            "judge": {"endpoint": "local", "model": "smol", "prompt": "judge", "max_tokens": 4, "logprobs": True},
             "namer": {"endpoint": "local", "model": "smol", "prompt": "namer", "max_tokens": 24, "logprobs": False},
         },
         # no cascade: every cluster goes to the real LLM, which is what these tests measure

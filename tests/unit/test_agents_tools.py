@@ -64,7 +64,7 @@ def test_predict_k_validates_and_dedupes():
     history = [{"iteration": 1, "k": 20, "good": 10, "bad": 10, "ratio": 1.0}]
     assert run_sync(predict_k(router, history, 100, top=5)) == [40, 12, 30]
     assert "1, 20, 10, 10, 1.00" in fake.history[0]["messages"][1]["content"]
-    fake.enqueue("garbage")
+    fake.enqueue("garbage", "garbage", "garbage")  # asked 3 times: an unusable answer is never cached
     router2 = LLMRouter(config, Store(":memory:"), client_factory=factory(fake))
     assert run_sync(predict_k(router2, history, 100)) == []
 

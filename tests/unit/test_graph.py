@@ -82,7 +82,8 @@ def test_judge_summary_flags_a_judge_with_one_answer() -> None:
     def verdicts(good: int, bad: int, source: str = "llm") -> list[dict]:
         return [{"label": "good", "source": source}] * good + [{"label": "bad", "source": source}] * bad
 
-    assert judge_summary(verdicts(71, 1)) == {"asked": 72, "said_good": 71, "good_share": 0.9861, "lopsided": True}
+    assert judge_summary(verdicts(71, 1)) == {"asked": 72, "said_good": 71, "good_share": 0.9861, "lopsided": True,
+                                              "unusable": 0}
     assert judge_summary(verdicts(20, 4))["lopsided"] is False
     assert judge_summary(verdicts(10, 0))["lopsided"] is False  # too few to say
     assert judge_summary(verdicts(0, 30, "crowd"))["lopsided"] is True  # says bad to everything

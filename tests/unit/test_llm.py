@@ -23,7 +23,7 @@ def config_for(url: str, backend: str = "llamacpp", **endpoint):
         "endpoints": {"a": {"base_url": url, "backend": backend, "max_retries": 2, "connect_timeout_s": 1,
                             **endpoint},
                       "b": {"base_url": "http://127.0.0.1:9/v1", "backend": "openai"}},
-        "roles": {"judge": {"endpoint": "a", "model": "judge-lora", "prompt": "judge", "max_tokens": 2,
+        "roles": {"judge": {"endpoint": "a", "model": "judge-lora", "prompt": "judge", "max_tokens": 4,
                             "logprobs": True},
                   "namer": {"endpoint": "b", "model": "namer-model", "prompt": "namer", "logprobs": False}},
     })
@@ -135,11 +135,11 @@ def test_cache_key_changes_with_model(tmp_path):
 
 
 def test_parse_error_carries_the_raw_output():
-    fake = FakeChat().enqueue("not json at all")
+    fake = FakeChat().enqueue("not json at all", "still not json", "not json at all")
     router = LLMRouter(config_for("http://x/v1"), Store(":memory:"), client_factory=factory(fake))
     with pytest.raises(ParseError) as err:
         router.complete_sync("namer", sentences(), schema=Name)
-    assert err.value.last_output == "not json at all" and err.value.role == "namer"
+    assert err.value.last_output == "not json at all" and err.value.role == "namer" and err.value.attempts == 3
 
 
 def test_choice_probs_sums_prefix_tokens():

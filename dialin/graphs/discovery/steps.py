@@ -12,6 +12,8 @@ from __future__ import annotations
 from dialin.agents.judge import judge_sample
 from dialin.agents.k_predictor import k_grid, predict_k
 from dialin.agents.verdicts import Verdict
+from dialin.errors import ParseError
+from dialin.tools.cascade import fallback_verdict
 from dialin.tools.clustering import cluster as cluster_fn
 from dialin.tools.merging import equivalent_cosine_theta, merge_labels
 from dialin.tools.naming import name_cluster
@@ -47,8 +49,12 @@ async def judge_indices(ws: Workspace, indices: list[int], roles: list[str] | No
     """The judge's (or the crowd's) verdict on one cluster, from a sample of its sentences."""
     coh = ws.cohesion(indices)
     picked = sample_indices(ws, indices)
-    verdict = await judge_sample(ws.router, roles or ws.config.judges(), ws.texts(picked),
-                                 aggregation=ws.config.crowd.aggregation, stage=stage)
+    try:
+        verdict = await judge_sample(ws.router, roles or ws.config.judges(), ws.texts(picked),
+                                     aggregation=ws.config.crowd.aggregation, stage=stage)
+    except ParseError as exc:
+        answer = (exc.last_output or "")[:40]
+        verdict = fallback_verdict(ws, indices, f"the judge gave no usable answer ({answer!r}, {exc.attempts} calls)")
     verdict.cohesion = coh
     verdict.sample = picked
     return verdict
