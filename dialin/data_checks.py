@@ -59,7 +59,7 @@ def decode(raw: bytes, encoding: str, path: Path) -> str:
                         f"(byte {exc.start}): {hint}") from None
     if "\x00" in text:
         line = text[:text.index("\x00")].count("\n") + 1
-        raise DataError(f"{path} holds NUL bytes (first at line {line}) as {codec}: it is a binary file, not "
+        raise DataError(f"{path} holds NUL bytes (first at line {line}) read as {encoding}: it is a binary file, not "
                         "CSV/TSV/JSONL/TXT text. Export the data as text; if the file is UTF-16 without a "
                         "byte-order mark, pass --encoding utf-16")
     return text

@@ -217,16 +217,16 @@ class LLMRouter:
             except ParseError as exc:
                 # an unusable answer is logged (it was paid for) but never cached, then asked again
                 self.store.log_call(**log | {"params": _params(sent)}, **paid, error=f"ParseError: {exc}")
-                sent = retry_request(sent, raw, attempt, exc)
+                sent = retry_request(sent, raw, attempt)
                 continue
             self.store.cache_put(key, record)
             self.store.log_call(**log | {"params": _params(sent)}, **paid)
             return result
         wanted = f"one of {choices}" if choices else f"a valid {schema.__name__}" if schema else "usable"
         raise ParseError(f"role '{role_name}' ({role.model}) gave no usable answer in {PARSE_ATTEMPTS} calls; the "
-                         f"last was {record['text'][:200]!r}, not {wanted}. Nothing was cached. Check roles.{role_name} (model, prompt, max_tokens) with "
-                         "`dialin doctor`", role=role_name, model=role.model, attempts=PARSE_ATTEMPTS,
-                         last_output=record["text"])
+                         f"last was {record['text'][:200]!r}, not {wanted}. Nothing was cached. Check "
+                         f"roles.{role_name} (model, prompt, max_tokens) and try it with `dialin doctor`",
+                         role=role_name, model=role.model, attempts=PARSE_ATTEMPTS, last_output=record["text"])
 
     def complete_sync(self, role_name: str, variables: dict[str, Any], **kwargs: Any) -> LLMResult:
         return run_sync(self.complete(role_name, variables, **kwargs))
@@ -315,7 +315,7 @@ def retry_delay(exc: BaseException, attempt: int) -> float:
     return min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
 
 
-def retry_request(request: dict[str, Any], raw: Any, attempt: int, exc: ParseError) -> dict[str, Any]:
+def retry_request(request: dict[str, Any], raw: Any, attempt: int) -> dict[str, Any]:
     """The request for the next try after an unusable answer: more tokens when the answer was cut short."""
     if attempt >= PARSE_ATTEMPTS:
         return request

@@ -360,7 +360,8 @@ def test_case16_unreachable_message_names_the_endpoint_and_env_override_is_named
     with pytest.raises(ConfigError) as err:
         load_config(cfg)
     msg = str(err.value)
-    assert "DIALIN__ environment overrides" in msg and "set by the environment variable DIALIN__METHOD__CASCADE_HIGH" in msg
+    assert "DIALIN__ environment overrides" in msg
+    assert "set by the environment variable DIALIN__METHOD__CASCADE_HIGH" in msg
 
 
 # -- injected LLM faults (a local OpenAI-compatible server) ---------------------------------------------------------
