@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dialin.config import Config
+from dialin.config import Config, min_answer_tokens
 from dialin.data import load_corpus
 from dialin.embed import make_embedder
 from dialin.errors import ConfigError, DataError
@@ -57,7 +57,7 @@ def usage_config(task: Task, paths: dict[str, str], base: str, hf_id: str) -> di
     role: dict[str, Any] = {"endpoint": f"{task}_lora", "model": f"{task}-lora", "prompt": PROMPTS[task],
                             "logprobs": False}  # the endpoint runs without logits_all, so it has none to give
     if task == "judge":
-        role["max_tokens"] = 2
+        role["max_tokens"] = min_answer_tokens()  # the longest answer fits whatever the tokenizer
     frag: dict[str, Any] = {
         "endpoints": {f"{task}_lora": {"base_url": "auto", "backend": "llamacpp", "model_path": base,
                                        "server_args": {"logits_all": False, "lora_path": paths["gguf"]}}},

@@ -146,6 +146,9 @@ def test_kill_9_then_resume_gives_the_same_result_and_repeats_no_call(tmp_path, 
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # the killed run could write nothing: `dialin runs` tells it is interrupted and how to continue it
+    listed = json.loads(dialin(["runs", "--json", "--config", str(config)], home).communicate(timeout=300)[0])
+    assert listed[0]["status"] == "interrupted" and listed[0]["resume"].endswith(f"--resume {listed[0]['run_id']}")
     before = calls(home)
     run_id = before[0]["run_id"]
     out_dir = tmp_path / "resumed"
