@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dialin.data_checks import check_json_values, check_limit, check_roles, decode, read_delimited
+from dialin.guard.inputs import check_json_values, check_limit, check_roles, decode, read_delimited
 from dialin.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}

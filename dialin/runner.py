@@ -18,7 +18,7 @@ from langgraph.types import Command
 from dialin.config import Config
 from dialin.data import Corpus
 from dialin.errors import DialinError
-from dialin.run_status import resume_command
+from dialin.guard.run_status import resume_command
 from dialin.llm.router import run_sync
 from dialin.llm.serve import local_base_urls
 from dialin.store import Store

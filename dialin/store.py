@@ -19,8 +19,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from dialin.errors import DialinError, RunNotFound
-from dialin.run_status import effective, host
-from dialin.store_guard import GuardedConnection, damaged, is_damage
+from dialin.guard.run_status import effective, host
+from dialin.guard.store_file import GuardedConnection, damaged, is_damage
 from dialin.result import validate_result
 
 MIGRATIONS: list[str] = [

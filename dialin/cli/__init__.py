@@ -16,7 +16,7 @@ import click
 
 from dialin.cli import core, finetune, inspect, measure
 from dialin.errors import DialinError
-from dialin.store_guard import is_damage
+from dialin.guard.store_file import is_damage
 
 
 class _Group(click.Group):

@@ -23,7 +23,7 @@ from dialin.errors import ConfigError, DataError, DialinError, EndpointUnreachab
 from dialin.measure.evaluate import run_metrics
 from dialin.llm.router import LLMRouter
 from dialin.measure.metrics import clustering_metrics
-from dialin.run_status import host
+from dialin.guard.run_status import host
 from dialin.runner import run_discovery
 from dialin.store import Store
 from fakes import FakeChat, factory, oracle_responder
