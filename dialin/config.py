@@ -94,6 +94,9 @@ class RoleConfig(_Strict):
     logprobs: bool = True
     """Ask for logprobs (P(label)); endpoints that refuse are retried without."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    tool_calling: bool | None = None
+    """Inspector only: the model leads the chat with tool calls (None: yes when the endpoint's backend is
+    vllm or openai; a small llama.cpp model cannot, so questions are answered from the run first)."""
 
 
 class CrowdConfig(_Strict):

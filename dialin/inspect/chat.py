@@ -7,6 +7,7 @@ the person's answer.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -27,10 +28,13 @@ def _clip_lines(text: str, n: int) -> str:
 def _show(update: dict[str, Any], say: Say) -> None:
     from langchain_core.messages import AIMessage, ToolMessage
 
+    from dialin.agents.run_led import ROUTED
+
     for node, value in update.items():
         for m in (value or {}).get("messages", []) if isinstance(value, dict) else []:
             if isinstance(m, AIMessage):
-                for call in m.tool_calls:
+                # a call the question router made is not shown: the edit's preview says what it does
+                for call in [] if m.additional_kwargs.get(ROUTED) else m.tool_calls:
                     args = ", ".join(f"{k}={v!r}" for k, v in call["args"].items())
                     say(f"  -> {call['name']}({args})")
                 if m.content and not m.additional_kwargs.get("dialin_recovered_tool_calls"):
@@ -63,7 +67,7 @@ def run_turn(graph: Any, line: str, config: dict[str, Any], context: Any, ask: A
 
 
 def run_chat(view: Any, *, thread_id: str | None = None, checkpoint_db: str | None = None, model: Any = None,
-             ask: Ask = input, say: Say = print) -> str:
+             ask: Ask = input, say: Say = print, leader: str = "auto") -> str:
     """The interactive loop (until /quit or end of input); returns the thread id."""
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.errors import GraphRecursionError
@@ -73,13 +77,16 @@ def run_chat(view: Any, *, thread_id: str | None = None, checkpoint_db: str | No
     from dialin.runner import checkpoint_path
 
     thread_id = thread_id or f"chat-{view.run_id}-{uuid.uuid4().hex[:6]}"
-    context = InspectorContext(run_id=view.run_id, view=view, model=model)
+    context = InspectorContext(run_id=view.run_id, view=view, model=model, leader=leader)  # type: ignore[arg-type]
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 4 * context.max_tool_rounds + 8}
     db = checkpoint_db or str(checkpoint_path(view.config))
     with SqliteSaver.from_conn_string(db) as saver:
         graph = build_graph().compile(checkpointer=saver, name="dialin-inspector")
+        from dialin.agents.run_led import model_leads, warm_up
         from dialin.inspect.queries import summary
 
+        if not model_leads(view.config, leader):  # type: ignore[arg-type]
+            threading.Thread(target=warm_up, args=(view,), daemon=True).start()
         say(summary(view))
         say(f"(conversation {thread_id}; /help lists the commands, /quit leaves)")
         while True:

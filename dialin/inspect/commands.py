@@ -1,8 +1,9 @@
 """``dialin chat``'s slash commands: ``HELP`` and ``parse_command`` (the loop is ``dialin.inspect.chat``).
 
 A line starting with ``/`` is a command: the graph runs the named tool directly, no
-model involved, so the chat is useful with any model or none. Anything else goes to
-the inspector model, which answers with the same tools. Edits pause the graph with an
+model involved, so the chat is useful with any model or none. Anything else is a
+question: answered from the run first (``dialin.agents.run_led``), or by a tool-calling
+inspector model with the same tools. Edits pause the graph with an
 ``interrupt``; the loop shows the preview and resumes it with the person's answer.
 """
 
@@ -30,7 +31,8 @@ HELP = """\
 /export DIR            write clusters.jsonl and assignments.csv
 /help                  this list
 /quit                  leave
-Anything else is a question for the inspector model. Edits ask before they save."""
+Anything else is a question in plain language ("which clusters are about cards?", "merge 3 and 7"):
+answered from the run (a tool-calling inspector model leads instead). Edits ask before they save."""
 
 LOCAL = {"help", "quit"}
 """Commands that are not tools."""

@@ -122,10 +122,17 @@ _SPECS: list[tuple[str, Callable[..., str], type[BaseModel], str]] = [
 ]
 
 
+def specs() -> list[tuple[str, Callable[..., str], type[BaseModel], str]]:
+    """(name, function of a RunView, argument schema, description) of every tool."""
+    from dialin.inspect.answer_tools import ANSWER_SPECS
+
+    return _SPECS + ANSWER_SPECS
+
+
 def make_tools() -> list[BaseTool]:
     """Every inspector tool, bound to the run in the graph's context."""
     return [StructuredTool.from_function(func=_bind(fn), name=name, description=desc, args_schema=schema)
-            for name, fn, schema, desc in _SPECS]
+            for name, fn, schema, desc in specs()]
 
 
 def tools_by_name() -> dict[str, BaseTool]:

@@ -43,7 +43,7 @@ def test_smollm2_answers_a_question_through_the_graph(tmp_path):
     )
     view = RunView.open(run_id, str(cfg))  # no base_urls: the first question starts the local server
     graph = build_graph().compile(checkpointer=InMemorySaver())
-    context = InspectorContext(run_id=run_id, view=view, max_tool_rounds=2)
+    context = InspectorContext(run_id=run_id, view=view, max_tool_rounds=2, leader="model")  # the model's loop
     config = {"configurable": {"thread_id": "live"}, "recursion_limit": 20}
     try:
         started = time.monotonic()

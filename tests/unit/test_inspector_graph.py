@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def session(view, *script, **context):  # noqa: F811
     model = ScriptedChatModel(messages=iter(script))
     graph = build_graph().compile(checkpointer=InMemorySaver())
-    ctx = InspectorContext(run_id=view.run_id, view=view, model=model, **context)
+    ctx = InspectorContext(run_id=view.run_id, view=view, model=model, **{"leader": "model", **context})
     return graph, ctx, model, {"configurable": {"thread_id": "t"}}
 
 
@@ -209,7 +209,7 @@ def test_terminal_loop_with_a_sqlite_checkpointer(view, tmp_path):  # noqa: F811
                   "/quit"])
     said: list[str] = []
     thread = run_chat(view, model=model, checkpoint_db=str(tmp_path / "chat.db"), ask=lambda p: next(lines),
-                      say=said.append)
+                      say=said.append, leader="model")
     text = "\n".join(said)
     assert "It has a few clusters." in text and "-> run_summary()" in text
     assert "save as a new revision?" not in text  # the question goes through ask(), not say()

@@ -5,7 +5,9 @@
                                             \\--> END
 
 ``command`` runs one tool directly, no model (``dialin.inspect.commands.parse_command``); ``agent``
-is the inspector model with the tools bound; ``tools`` is a ``ToolNode``. Edits pause
+is the inspector model with the tools bound when it is a tool-calling one, else the
+question router answering from the run (``dialin.agents.run_led``: read-only answers at
+once, edits as tool calls); ``tools`` is a ``ToolNode``. Edits pause
 with ``interrupt()`` in either path. No checkpointer is compiled in: ``langgraph dev``
 supplies persistence, ``dialin chat`` compiles ``build_graph()`` with a SQLite one.
 """
@@ -75,11 +77,15 @@ def _tool_rounds(state: InspectorState) -> int:
 
 
 def agent(state: InspectorState, runtime: Runtime[InspectorContext]) -> dict[str, Any]:
-    """The inspector model answers, or asks for tools."""
+    """The inspector model answers, or asks for tools; with a small model, the run answers first."""
     from dialin.agents.inspector import load_inspector_prompt, log_call, model_messages, recover_tool_calls
     from dialin.inspect.tools import make_tools
 
+    from dialin.agents.run_led import answer_turn, clean_model_answer, make_chooser, model_leads
+
     ctx = _context(runtime)
+    if not model_leads(ctx.get_view().config, ctx.leader):  # a small model: the run answers, the model picks
+        return {"messages": [answer_turn(state["messages"], ctx.get_view(), make_chooser(ctx.get_view()))]}
     if _tool_rounds(state) >= ctx.max_tool_rounds:
         return {"messages": [AIMessage(f"I stopped after {ctx.max_tool_rounds} rounds of tool calls without an "
                                        "answer. Ask more precisely, or use a /command (/help).")]}
@@ -100,7 +106,7 @@ def agent(state: InspectorState, runtime: Runtime[InspectorContext]) -> dict[str
     if repeated is not None:
         # a small model asking again for what it already has: answer with what the tool said
         return {"messages": [AIMessage(repeated)]}
-    return {"messages": [answer]}
+    return {"messages": [clean_model_answer(answer, state["messages"], view)]}
 
 
 def _repeated_result(state: InspectorState, answer: AIMessage) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -33,6 +33,9 @@ class InspectorContext:
                         metadata={"description": "Run id to inspect ('latest': the newest finished run)."})
     config: str | None = field(default_factory=lambda: os.environ.get("DIALIN_CONFIG") or None,
                                metadata={"description": "Config file: the store, and the inspector/judge roles."})
+    leader: Literal["auto", "model", "run"] = field(
+        default="auto", metadata={"description": "Who answers questions: the model with tools, or the run first "
+                                                 "('auto': the model when the inspector role is tool-calling)."})
     max_tool_rounds: int = field(default=8, metadata={"description": "Model turns with tool calls per question."})
     view: Any = field(default=None, metadata={"description": "A RunView (set by dialin chat; not JSON)."})
     model: Any = field(default=None, metadata={"description": "A chat model object overriding the config's."})
