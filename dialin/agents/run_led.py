@@ -119,7 +119,7 @@ def clean_model_answer(answer: AIMessage, messages: list[AnyMessage], view: RunV
 
 def make_chooser(view: RunView) -> Chooser:
     """The inspector model picks an option by number (a grammar-constrained choice)."""
-    from dialin.llm import LLMRouter
+    from dialin.llm.router import LLMRouter
 
     def choose(question: str, options: list[str]) -> int | None:
         config = choice_config(view.config)
