@@ -57,7 +57,8 @@ class EndpointConfig(_Strict):
     """An OpenAI-compatible URL (``http://host:port/v1``) or ``auto``: dialin serves it locally."""
     backend: BackendName = "llamacpp"
     model_path: str | None = None
-    """For ``auto``: a GGUF path or ``bundled:qwen2.5-coder-0.5b`` / ``bundled:smollm2-135m``."""
+    """For ``auto``: a GGUF path or ``bundled:qwen2.5-coder-0.5b`` / ``bundled:smollm2-135m``; with ``backend: vllm``
+    also a Hugging Face model folder (a GGUF is de-quantised once into ``$DIALIN_HOME/models/hf``)."""
     hf_repo: str | None = None
     """For ``auto`` with network: a hub repo id holding the GGUF (``hf_file`` names it)."""
     hf_file: str | None = None
@@ -70,14 +71,21 @@ class EndpointConfig(_Strict):
     n_ctx: int = Field(4096, ge=256)
     n_threads: int | None = None
     server_args: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    """For ``auto``: extra llama_cpp.server flags, e.g. ``{logits_all: false}`` (faster, no logprobs)."""
+    """For ``auto``: extra llama_cpp.server flags, e.g. ``{logits_all: false}`` (faster, no logprobs); with
+    ``backend: vllm`` extra vLLM server flags (``{max_num_seqs: 8}`` -> ``--max-num-seqs 8``)."""
+    adapters: dict[str, str] = Field(default_factory=dict)
+    """For ``auto`` with ``backend: vllm``: LoRA adapters served by name, ``{judge: PATH, namer: PATH}`` (a peft
+    folder, or the OUT folder of ``dialin finetune``); a role picks one with ``model: judge``."""
 
     @model_validator(mode="after")
     def _auto_needs_model(self) -> "EndpointConfig":
         if self.base_url == "auto" and not (self.model_path or self.hf_repo):
             raise ValueError("base_url 'auto' needs model_path (a GGUF path or bundled:NAME) or hf_repo")
-        if self.base_url == "auto" and self.backend != "llamacpp":
-            raise ValueError("base_url 'auto' starts a llama.cpp server: set backend: llamacpp")
+        if self.base_url == "auto" and self.backend == "openai":
+            raise ValueError("base_url 'auto' starts a local server: set backend: llamacpp or vllm")
+        if self.adapters and not (self.base_url == "auto" and self.backend == "vllm"):
+            raise ValueError("adapters are served by a local vLLM server: set base_url: auto and backend: vllm "
+                             "(for llama.cpp use server_args.lora_path)")
         return self
 
 

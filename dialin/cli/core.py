@@ -165,7 +165,7 @@ def config_show(config_path: str | None, as_json: bool) -> None:
 @click.option("--stop", is_flag=True, help="Stop the local servers dialin started.")
 @json_opt
 def serve(config_path: str | None, stop: bool, as_json: bool) -> None:
-    """Start a local llama.cpp server for every `auto` endpoint (and leave it running)."""
+    """Start a local llama.cpp (or vLLM, for backend: vllm) server for every `auto` endpoint (and leave it running)."""
     from dialin.llm.serve import ensure_servers, running_servers, stop_servers
 
     if stop:
@@ -183,7 +183,8 @@ def serve(config_path: str | None, stop: bool, as_json: bool) -> None:
     if not urls:
         click.echo("no endpoint has base_url: auto; nothing to serve")
     for s in servers:
-        click.echo(f"{s.name}: {s.base_url} (pid {s.pid}, model {Path(s.model_path).name})")
+        adapters = f", {s.backend} adapters {', '.join(s.adapters)}" if s.adapters else ""
+        click.echo(f"{s.name}: {s.base_url} (pid {s.pid}, model {Path(s.model_path).name}{adapters})")
     click.echo("stop them with: dialin serve --stop")
 
 

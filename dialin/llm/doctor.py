@@ -9,6 +9,7 @@ from dialin.config import Config
 from dialin.errors import DialinError
 from dialin.llm.backends import BACKENDS
 from dialin.llm.router import LLMRouter, run_sync
+from dialin.llm.served import describe_served
 from dialin.store import Store
 
 
@@ -49,13 +50,14 @@ def _endpoint(router: LLMRouter, name: str) -> str:
     async def probe() -> str:
         client, _ = router._client(name)
         try:
-            served = [m.id for m in (await client.models.list()).data]
+            listed = (await client.models.list()).data
+            served = [m.id for m in listed]
         except Exception as exc:
             raise DialinError(f"{url} does not answer ({type(exc).__name__}): start it (`dialin serve` for "
                               f"local models) or fix endpoints.{name}.base_url") from exc
         missing = sorted({config.roles[r].model for r in roles} - set(served))
         backend = config.endpoints[name].backend
-        notes = [f"{url} serves {', '.join(served) or 'nothing listed'}"]
+        notes = [f"backend {backend}", f"{url} serves {describe_served(listed) or 'nothing listed'}"]
         if missing and not BACKENDS[backend].one_model:
             raise DialinError(f"{url} does not serve {', '.join(missing)} (roles {', '.join(roles)}): load the "
                               "model or LoRA adapter (vLLM: --lora-modules NAME=PATH) or fix roles.*.model")

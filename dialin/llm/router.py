@@ -8,7 +8,9 @@ chat call to the endpoint the role names, constrained the way that backend suppo
 - OpenAI: ``response_format={"type": "json_schema", ...}``; a choice is read from the text
 
 Every call (cache hits too) is logged to the store; answers are cached by
-(endpoint, model, prompt hash, messages, params), so a re-run makes no call twice.
+(endpoint, model, prompt hash, messages, params) and what the server serves under that model
+name (``dialin/llm/served.py``), so a re-run makes no call twice and another model never answers
+from the cache.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dialin.config import Config, EndpointConfig, RoleConfig
 from dialin.errors import ConfigError, EndpointUnreachable, LLMCallError, ParseError
 from dialin.llm.backends import BACKENDS
 from dialin.prompts import Prompt, load_prompt
+from dialin.llm.served import ServedModels
 from dialin.store import Store
 
 T = TypeVar("T", bound=BaseModel)
@@ -119,9 +122,12 @@ def parse_choice(text: str, choices: list[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def cache_key(endpoint: str, ep: EndpointConfig, prompt: Prompt, request: dict[str, Any]) -> str:
+def cache_key(endpoint: str, ep: EndpointConfig, prompt: Prompt, request: dict[str, Any],
+              served: dict[str, Any] | None = None) -> str:
     ident = {"endpoint": endpoint, "model_path": ep.model_path, "prompt": prompt.id, "prompt_hash": prompt.hash,
              "request": request}
+    if served is not None:
+        ident["served"] = served
     return hashlib.sha256(json.dumps(ident, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -141,6 +147,7 @@ class LLMRouter:
         self._sems: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._prompts: dict[str, Prompt] = {}
         self.calls_made = 0
+        self._served = ServedModels()
 
     # -- routing --------------------------------------------------------------
     def role(self, name: str) -> RoleConfig:
@@ -184,7 +191,10 @@ class LLMRouter:
         prompt = self.prompt(role)
         messages = prompt.render(**variables)
         request = build_request(ep.backend, role, messages, choices=choices, schema=schema, pattern=pattern)
-        key = cache_key(role.endpoint, ep, prompt, request)
+        known_url = self.base_urls.get(role.endpoint, ep.base_url)
+        served = await self._served.identity(role.endpoint, ep, role.model, None if known_url == "auto" else known_url,
+                                             lambda: self._client(role.endpoint)[0])
+        key = cache_key(role.endpoint, ep, prompt, request, served)
         log = {"run_id": self.run_id, "stage": stage or self.stage, "role": role_name, "endpoint": role.endpoint,
                "model": role.model, "prompt_id": prompt.id, "prompt_hash": prompt.hash, "cache_key": key,
                "messages": messages, "params": {k: v for k, v in request.items() if k != "messages"}}

@@ -12,7 +12,8 @@ output goes to ``$DIALIN_HOME/servers/NAME.log``.
   server that serves the same model file.
 - ``stop_servers(names)`` stops them (SIGTERM, then SIGKILL).
 
-A llama.cpp server holds one model and serves it under any ``model`` name; requests are
+Endpoints with ``backend: vllm`` get a vLLM CPU server instead (``dialin/llm/vllm_serve.py``; same
+record, same stop). A llama.cpp server holds one model and serves it under any ``model`` name; requests are
 served one at a time. Liveness checks use ``/openapi.json``, not ``/v1/models``: the latter
 waits for the model lock, and a request queued on it interrupts another client's stream.
 """
@@ -54,6 +55,7 @@ SLOW_PROBE_TIMEOUT_S = 15.0  # last chance before ensure_servers replaces a sile
 # Several prompt tokens on purpose: a one-token prompt takes another matmul path than a batch.
 WARM_UP_PROMPT = "This is a short test of the local model server: it checks that a batch of prompt tokens can be read."
 SERVER_MODULE = "llama_cpp.server"
+VLLM_MODULE = "vllm.entrypoints.openai.api_server"  # dialin/llm/vllm_serve.py starts it
 EXTRA_BUFTS_ENV = "DIALIN_LLAMA_EXTRA_BUFTS"
 
 # The server runs through this bootstrap instead of a bare ``-m llama_cpp.server``: a
@@ -118,7 +120,8 @@ def _is_our_server(info: ServerInfo) -> bool:
     except OSError:
         return True  # no /proc (macOS): trust the pid
     args = [a.decode(errors="replace") for a in cmdline]
-    return any(SERVER_MODULE in a for a in args) and str(info.port) in args
+    module = VLLM_MODULE if info.backend == "vllm" else SERVER_MODULE
+    return any(module in a for a in args) and str(info.port) in args
 
 
 def _alive(info: ServerInfo) -> bool:
@@ -137,11 +140,12 @@ def _http_ok(url: str, timeout: float) -> bool:
         return False
 
 
-def _warm_up(base_url: str, timeout: float) -> str | None:
+def _warm_up(base_url: str, timeout: float, model: str | None = None) -> str | None:
     """One 1-token completion: None when it works, else why not (a build that only crashes
     on the first matmul still answers /v1/models)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    body = json.dumps({"prompt": WARM_UP_PROMPT, "max_tokens": 1, "temperature": 0.0}).encode()
+    fields = {"prompt": WARM_UP_PROMPT, "max_tokens": 1, "temperature": 0.0, **({"model": model} if model else {})}
+    body = json.dumps(fields).encode()
     req = urllib.request.Request(f"{base_url}/completions", data=body,
                                  headers={"Content-Type": "application/json"}, method="POST")
     try:
@@ -156,8 +160,8 @@ def _warm_up(base_url: str, timeout: float) -> str | None:
 
 
 def _answers(info: ServerInfo, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """The server's HTTP loop answers (without queueing on the model lock)."""
-    return _http_ok(f"http://{HOST}:{info.port}/openapi.json", timeout)
+    """The server's HTTP loop answers (without queueing on the model lock; vLLM: its cheap /health)."""
+    return _http_ok(f"http://{HOST}:{info.port}/{'health' if info.backend == 'vllm' else 'openapi.json'}", timeout)
 
 
 def _log_tail(path: Path, lines: int = 30) -> str:
@@ -360,6 +364,7 @@ def _reusable(name: str, endpoint: EndpointConfig, running: list[ServerInfo]) ->
     """A server already serving the endpoint's model with its settings: one that answers (same name
     first), else a recorded one that is only slow to answer. Silent recorded ones are stopped."""
     model = model_path_for(endpoint)
+    running = [s for s in running if s.backend == "llamacpp"]
     same = [s for s in running if _same_file(s.model_path, model) and _same_settings(s, endpoint)]
     match = next((s for s in same if s.name == name), None) or (same[0] if same else None)
     if match is not None:
@@ -368,7 +373,7 @@ def _reusable(name: str, endpoint: EndpointConfig, running: list[ServerInfo]) ->
         recorded = _load_state()
     answering = {s.name for s in running}
     silent = [s for s in recorded.values()
-              if s.name not in answering and _same_file(s.model_path, model) and _same_settings(s, endpoint)]
+              if s.backend == "llamacpp" and s.name not in answering and _same_file(s.model_path, model) and _same_settings(s, endpoint)]
     patient = next((s for s in silent if _answers(s, timeout=SLOW_PROBE_TIMEOUT_S)), None)
     if patient is None and silent:
         stop_servers([s.name for s in silent])
@@ -406,7 +411,12 @@ def ensure_servers(config: Config, *, startup_timeout_s: float = STARTUP_TIMEOUT
     with _file_lock("ensure.lock"):  # two runs starting at once must not both start a server
         running = running_servers()
         for name, endpoint in auto.items():
-            info = _reusable(name, endpoint, running)
+            if endpoint.backend == "vllm":
+                from dialin.llm.vllm_serve import ensure_vllm
+
+                info = ensure_vllm(name, config, running, startup_timeout_s=max(startup_timeout_s, 900.0))
+            else:
+                info = _reusable(name, endpoint, running)
             if info is None:
                 info = start_server(_free_name(name), endpoint, _alias_for(config, name),
                                     startup_timeout_s=startup_timeout_s)

@@ -38,6 +38,12 @@ class ServerInfo(BaseModel):
     server_args: dict[str, str | int | float | bool] = {}
     """Extra llama_cpp.server flags it was started with (a server is reused only when they match)."""
     log_path: str | None = None
+    backend: str = "llamacpp"
+    """llamacpp, or vllm (``model_path`` is then the HF folder it serves)."""
+    adapters: dict[str, str] = {}
+    """vLLM: LoRA adapter name -> peft folder it was started with."""
+    adapters_sha256: dict[str, str] = {}
+    """vLLM: adapter name -> sha256 of its files at start (a changed adapter means another server)."""
     startup_s: float | None = Field(None, description="Seconds from launch to the first healthy answer.")
 
 
