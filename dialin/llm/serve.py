@@ -12,8 +12,8 @@ output goes to ``$DIALIN_HOME/servers/NAME.log``.
   server that serves the same model file.
 - ``stop_servers(names)`` stops them (SIGTERM, then SIGKILL).
 
-Endpoints with ``backend: vllm`` get a vLLM CPU server instead (``dialin/llm/vllm_serve.py``; same
-record, same stop). A llama.cpp server holds one model and serves it under any ``model`` name; requests are
+``backend: vllm`` endpoints get a vLLM server (``dialin/llm/vllm_serve.py``): same record, same stop.
+A llama.cpp server holds one model and serves it under any ``model`` name; requests are
 served one at a time. Liveness checks use ``/openapi.json``, not ``/v1/models``: the latter
 waits for the model lock, and a request queued on it interrupts another client's stream.
 """
@@ -144,8 +144,7 @@ def _warm_up(base_url: str, timeout: float, model: str | None = None) -> str | N
     """One 1-token completion: None when it works, else why not (a build that only crashes
     on the first matmul still answers /v1/models)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    fields = {"prompt": WARM_UP_PROMPT, "max_tokens": 1, "temperature": 0.0, **({"model": model} if model else {})}
-    body = json.dumps(fields).encode()
+    body = json.dumps({"prompt": WARM_UP_PROMPT, "max_tokens": 1, "temperature": 0.0, "model": model}).encode()
     req = urllib.request.Request(f"{base_url}/completions", data=body,
                                  headers={"Content-Type": "application/json"}, method="POST")
     try:
@@ -370,10 +369,10 @@ def _reusable(name: str, endpoint: EndpointConfig, running: list[ServerInfo]) ->
     if match is not None:
         return match
     with _state_lock():
-        recorded = _load_state()
+        recorded = {name: s for name, s in _load_state().items() if s.backend == "llamacpp"}
     answering = {s.name for s in running}
     silent = [s for s in recorded.values()
-              if s.backend == "llamacpp" and s.name not in answering and _same_file(s.model_path, model) and _same_settings(s, endpoint)]
+              if s.name not in answering and _same_file(s.model_path, model) and _same_settings(s, endpoint)]
     patient = next((s for s in silent if _answers(s, timeout=SLOW_PROBE_TIMEOUT_S)), None)
     if patient is None and silent:
         stop_servers([s.name for s in silent])
@@ -413,8 +412,7 @@ def ensure_servers(config: Config, *, startup_timeout_s: float = STARTUP_TIMEOUT
         for name, endpoint in auto.items():
             if endpoint.backend == "vllm":
                 from dialin.llm.vllm_serve import ensure_vllm
-
-                info = ensure_vllm(name, config, running, startup_timeout_s=max(startup_timeout_s, 900.0))
+                info = ensure_vllm(sys.modules[__name__], name, config, running, startup_timeout_s=startup_timeout_s)
             else:
                 info = _reusable(name, endpoint, running)
             if info is None:

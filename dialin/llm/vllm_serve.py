@@ -29,13 +29,12 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 
 from dialin.config import Config, EndpointConfig, dialin_home
 from dialin.errors import ConfigError, EndpointUnreachable
 from dialin.llm.gguf import BUNDLED, BUNDLED_PREFIX, models_dir, resolve_model_path
 from dialin.llm.served import dir_sha256, file_sha256
-from dialin.llm.serve import (HOST, SLOW_PROBE_TIMEOUT_S, STOP_TIMEOUT_S, VLLM_MODULE, _alive, _answers, _children,
-                          _free_name, _free_port, _log_tail, _terminate, _warm_up)
 from dialin.llm.server_state import ServerInfo, _file_lock, _load_state, _save_state, _state_lock, servers_dir
 
 PYTHON_ENV = "DIALIN_VLLM_PYTHON"
@@ -169,8 +168,8 @@ def served_name(config: Config, endpoint_name: str) -> str:
 
 # ------------------------------------------------------------------------------ the server
 
-def _args(model: Path, served: str, port: int, endpoint: EndpointConfig, dirs: dict[str, Path]) -> list[str]:
-    args = ["--model", str(model), "--served-model-name", served, "--host", HOST, "--port", str(port),
+def _args(model: Path, served: str, host: str, port: int, endpoint: EndpointConfig, dirs: dict[str, Path]) -> list[str]:
+    args = ["--model", str(model), "--served-model-name", served, "--host", host, "--port", str(port),
             "--max-model-len", str(endpoint.n_ctx), "--max-logprobs", str(MAX_LOGPROBS)]
     if dirs:
         args += ["--enable-lora", "--max-loras", str(len(dirs)), "--max-lora-rank", str(_max_rank(dirs)),
@@ -198,50 +197,53 @@ def _lists(base_url: str, names: set[str]) -> bool:
     return names <= listed
 
 
-def _wait(proc: subprocess.Popen[bytes], name: str, base_url: str, served: str, names: set[str], log_path: Path,
-          deadline: float) -> None:
+def _wait(srv: ModuleType, proc: subprocess.Popen[bytes], name: str, base_url: str, served: str, names: set[str],
+          log_path: Path, deadline: float) -> None:
     while True:
         if proc.poll() is not None:
-            _children.pop(proc.pid, None)
+            srv._children.pop(proc.pid, None)
             raise EndpointUnreachable(f"vLLM server '{name}' exited with code {proc.returncode} while starting. "
-                                      f"Last lines of {log_path}:\n{_log_tail(log_path)}")
+                                      f"Last lines of {log_path}:\n{srv._log_tail(log_path)}")
         if _lists(base_url, names):
-            problem = _warm_up(base_url, timeout=max(deadline - time.monotonic(), 30.0), model=served)
+            problem = srv._warm_up(base_url, timeout=max(deadline - time.monotonic(), 30.0), model=served)
             if problem is None:
                 return
             raise EndpointUnreachable(f"vLLM server '{name}' lists its models but a 1-token test completion "
-                                      f"failed ({problem}). Last lines of {log_path}:\n{_log_tail(log_path)}")
+                                      f"failed ({problem}). Last lines of {log_path}:\n{srv._log_tail(log_path)}")
         if time.monotonic() > deadline:
             raise EndpointUnreachable(f"vLLM server '{name}' did not list {sorted(names)} at {base_url}/models in "
-                                      f"time; stopped it. Last lines of {log_path}:\n{_log_tail(log_path)}")
+                                      f"time; stopped it. Last lines of {log_path}:\n{srv._log_tail(log_path)}")
         time.sleep(1.0)
 
 
-def start_vllm_server(name: str, endpoint: EndpointConfig, served: str, *, port: int | None = None,
+def start_vllm_server(srv: ModuleType, name: str, endpoint: EndpointConfig, served: str, *, port: int | None = None,
                       startup_timeout_s: float = STARTUP_TIMEOUT_S) -> ServerInfo:
-    """Start a vLLM server for ``endpoint`` (base under ``served``, adapters by name), wait, record it."""
+    """Start a vLLM server for ``endpoint`` (base under ``served``, adapters by name), wait, record it.
+
+    ``srv`` is ``dialin.llm.serve`` (its process helpers: pids, ports, stop), passed in by its
+    ``ensure_servers`` so that this module does not import it back."""
     python = vllm_python()
     dirs = adapter_dirs(name, endpoint)
     model = hf_model_dir(endpoint)
-    chosen = port or _free_port()
-    args = _args(model, served, chosen, endpoint, dirs)
+    chosen = port or srv._free_port()
+    args = _args(model, served, srv.HOST, chosen, endpoint, dirs)
     log_path = servers_dir() / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GB of KV cache: small on a small machine
     t0 = time.monotonic()
     with log_path.open("wb") as log:
-        log.write(f"$ {python} -m {VLLM_MODULE} {' '.join(args)}\n".encode())
+        log.write(f"$ {python} -m {srv.VLLM_MODULE} {' '.join(args)}\n".encode())
         log.flush()
-        proc = subprocess.Popen([str(python), "-m", VLLM_MODULE, *args], stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([str(python), "-m", srv.VLLM_MODULE, *args], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-    _children[proc.pid] = proc
-    base_url = f"http://{HOST}:{chosen}/v1"
+    srv._children[proc.pid] = proc
+    base_url = f"http://{srv.HOST}:{chosen}/v1"
     try:
-        _wait(proc, name, base_url, served, {served, *dirs}, log_path, t0 + startup_timeout_s)
+        _wait(srv, proc, name, base_url, served, {served, *dirs}, log_path, t0 + startup_timeout_s)
     except BaseException:
         if proc.poll() is None:
-            _terminate(proc.pid, STOP_TIMEOUT_S)
+            srv._terminate(proc.pid, srv.STOP_TIMEOUT_S)
         raise
     info = ServerInfo(
         name=name, pid=proc.pid, port=chosen, base_url=base_url, model_path=str(model), alias=served,
@@ -263,8 +265,9 @@ def _matches(info: ServerInfo, model: Path, served: str, endpoint: EndpointConfi
             and info.adapters_sha256 == hashes)
 
 
-def ensure_vllm(name: str, config: Config, running: list[ServerInfo], *,
+def ensure_vllm(srv: ModuleType, name: str, config: Config, running: list[ServerInfo], *,
                 startup_timeout_s: float = STARTUP_TIMEOUT_S) -> ServerInfo:
+    startup_timeout_s = max(startup_timeout_s, STARTUP_TIMEOUT_S)  # vLLM starts slower than llama.cpp
     """A running vLLM server with this endpoint's model, served name and adapters, else a new one."""
     endpoint = config.endpoints[name]
     served = served_name(config, name)
@@ -278,8 +281,9 @@ def ensure_vllm(name: str, config: Config, running: list[ServerInfo], *,
             recorded = _load_state()
         answering = {s.name for s in running}
         same = [s for s in recorded.values() if s.name not in answering and _matches(s, model, served, endpoint, hashes)
-                and _alive(s) and _answers(s, timeout=SLOW_PROBE_TIMEOUT_S)]
+                and srv._alive(s) and srv._answers(s, timeout=srv.SLOW_PROBE_TIMEOUT_S)]
     match = next((s for s in same if s.name == name), None) or (same[0] if same else None)
     if match is not None:
         return match
-    return start_vllm_server(_free_name(name), endpoint, served, startup_timeout_s=startup_timeout_s)
+    return start_vllm_server(srv, srv._free_name(name), endpoint, served, startup_timeout_s=startup_timeout_s)
+

@@ -52,7 +52,7 @@ def test_adapter_folders_and_the_command_line(tmp_path, monkeypatch):
     dirs = adapter_dirs("v", config.endpoints["v"])
     assert dirs == {"judge": (tmp_path / "home/adapters/j/peft").resolve(), "namer": (tmp_path / "n").resolve()}
     assert served_name(config, "v") == "smol"  # the first role that is not an adapter
-    args = _args(Path("/m"), "smol", 1234, config.endpoints["v"], dirs)
+    args = _args(Path("/m"), "smol", "127.0.0.1", 1234, config.endpoints["v"], dirs)
     text = " ".join(args)
     assert "--served-model-name smol" in text and "--port 1234" in text and "--max-logprobs 20" in text
     assert "--max-loras 2 --max-lora-rank 16" in text  # the largest rank (12), rounded up to what vLLM takes
