@@ -63,7 +63,7 @@ def vllm_missing() -> str | None:
     try:
         python = vllm_python()
     except ConfigError as exc:
-        return str(exc).splitlines()[0]
+        return " ".join(str(exc).split())  # one line: a pytest skip reason
     probe = subprocess.run([str(python), "-c", "import importlib.util as u; "
                             "raise SystemExit(0 if u.find_spec('vllm') else 1)"], capture_output=True)
     return None if probe.returncode == 0 else f"{python} has no vllm package: run bash scripts/setup --vllm"
