@@ -38,7 +38,7 @@ def config(store: Path, backend: str, with_both: bool = False) -> Any:
     endpoints = {name: {"base_url": "auto", "model_path": "bundled:smollm2-135m", "n_ctx": 2048,
                         "max_concurrency": 8, "timeout_s": 600, **extra}
                  for name, extra in BACKENDS.items() if with_both or name == backend}
-    roles = {f"judge_{name}": {"endpoint": name, "model": "smollm2-135m", "prompt": "judge", "max_tokens": 2,
+    roles = {f"judge_{name}": {"endpoint": name, "model": "smollm2-135m", "prompt": "judge", "max_tokens": 4,
                                "logprobs": True} for name in endpoints}
     roles.update({"judge": {**roles[f"judge_{backend}"]},
                   "namer": {"endpoint": backend, "model": "smollm2-135m", "prompt": "namer", "max_tokens": 24,

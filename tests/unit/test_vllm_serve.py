@@ -30,8 +30,8 @@ def vllm_config(tmp_path: Path, **endpoint):
     return load_config(overrides={
         "store": str(tmp_path / "s.db"),
         "endpoints": {"v": {"base_url": "auto", "backend": "vllm", "model_path": "bundled:smollm2-135m", **endpoint}},
-        "roles": {"judge": {"endpoint": "v", "model": "judge", "prompt": "judge_tuned", "max_tokens": 2},
-                  "judge_base": {"endpoint": "v", "model": "smol", "prompt": "judge", "max_tokens": 2},
+        "roles": {"judge": {"endpoint": "v", "model": "judge", "prompt": "judge_tuned", "max_tokens": 4},
+                  "judge_base": {"endpoint": "v", "model": "smol", "prompt": "judge", "max_tokens": 4},
                   "namer": {"endpoint": "v", "model": "namer", "prompt": "namer_tuned", "logprobs": False}},
     })
 
