@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["IntentDiscovery", "Intent", "Config", "load_config"]
+__all__ = ["IntentDiscovery", "Intent", "IntentClassifier", "Config", "load_config"]
 __version__ = "0.1.0"
 
 
@@ -14,6 +14,10 @@ def __getattr__(name: str) -> Any:
         from dialin import estimator
 
         return getattr(estimator, name)
+    if name == "IntentClassifier":
+        from dialin import classifier
+
+        return classifier.IntentClassifier
     if name in ("Config", "load_config"):
         from dialin import config
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from dialin.cli import core, finetune, inspect, measure
+from dialin.cli import classifier, core, finetune, inspect, measure
 from dialin.errors import DialinError
 from dialin.guard.store_file import is_damage
 
@@ -52,6 +52,6 @@ def main() -> None:
     """dialin: LLM-in-the-loop intent discovery."""
 
 
-for _family in (core, measure, inspect, finetune):
+for _family in (core, measure, inspect, finetune, classifier):
     for _command in _family.COMMANDS:
         main.add_command(_command)

@@ -152,15 +152,37 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
               help="Comma-separated methods (default: all; see below).")
 @_data_options("label")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--downstream", "downstream", default=None, metavar="SPLIT",
+              help="Downstream measure: discover on --split, train a classifier on each method's clusters, "
+                   "classify this split of DATA (methods default: dialin,kmeans,bertopic,gold).")
+@click.option("--sample", "sample_n", type=int, default=None,
+              help="With --downstream: discover on N random train rows (seeded by --seed).")
+@click.option("--unknown-share", type=float, default=None,
+              help="With --downstream: hold this share of intents out of discovery; AUROC of 'unknown'.")
 @config_opt
 @json_opt
 def bench_cmd(data: str, methods: str | None, text_col: str, label_col: str, split: str | None,
-              limit: int | None, seed: int, config_path: str | None, as_json: bool) -> None:
+              limit: int | None, seed: int, downstream: str | None, sample_n: int | None,
+              unknown_share: float | None, config_path: str | None, as_json: bool) -> None:
     """One table of NMI, ACC, ARI, #clusters, LLM calls, tokens and wall time per method on DATA."""
     from dialin.measure.bench import format_table, parse_methods, run_bench
     from dialin.progress import Progress
 
     config = load_config(config_path)
+    if downstream:
+        from dialin.downstream import format_downstream, parse_downstream_methods, run_downstream, sample
+
+        train = sample(_corpus(data, text_col, label_col, split, limit), sample_n, seed)
+        progress = Progress(enabled=not as_json or sys.stderr.isatty())
+        rep = run_downstream(train, _corpus(data, text_col, label_col, downstream, None), config,
+                             parse_downstream_methods(methods), seed=seed, unknown_share=unknown_share,
+                             store=_store(config), on_event=progress, say=_say)
+        progress.close()
+        if as_json:
+            emit_json(rep)
+        else:
+            click.echo(format_downstream(rep))
+        return
     names = parse_methods(methods, config)
     corpus = _corpus(data, text_col, label_col, split, limit)
     progress = Progress(enabled=not as_json or sys.stderr.isatty())

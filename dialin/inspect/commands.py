@@ -22,6 +22,7 @@ HELP = """\
 /search TEXT           utterances closest in meaning  (/search -k WORDS: containing the words)
 /where TEXT|#N         which cluster holds an utterance
 /compare A B           two clusters side by side
+/confusion [N]         intents a classifier trained on the run mixes up (merge hints)
 /rename ID NEW NAME    rename a cluster
 /merge A B [NAME]      merge cluster B into cluster A
 /split ID K            re-cluster one cluster into K parts
@@ -112,6 +113,8 @@ def parse_command(line: str) -> Parsed | None:
     if cmd == "compare":
         _need(words, 2, "/compare A B")
         return Parsed("compare_clusters", {"a": _int(words[0], "A"), "b": _int(words[1], "B")})
+    if cmd == "confusion":
+        return Parsed("intent_confusion", {"limit": _int(words[0], "N")} if words else {})
     if cmd == "rename":
         _need(words, 2, "/rename ID NEW NAME")
         return Parsed("rename_cluster", {"cluster_id": _int(words[0], "ID"), "name": _unquote(rest.split(" ", 1)[1])})

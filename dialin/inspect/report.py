@@ -105,7 +105,14 @@ def report_data(result: dict[str, Any], X: np.ndarray | None = None, *, projecti
             "generated": time.strftime("%Y-%m-%d %H:%M"), "stats": result.get("stats") or {},
             "stop_reason": result.get("stop_reason"), "texts": texts, "clusters": clusters,
             "unassigned": list(result.get("unassigned") or []), "points": points, "history": history,
-            "merges": merges, "metrics": metrics}
+            "merges": merges, "metrics": metrics, "confusion": _confusion(result, X)}
+
+
+def _confusion(result: dict[str, Any], X: np.ndarray | None) -> dict[str, Any] | None:
+    """Intents a classifier trained on the run mixes up (needs the run's vectors)."""
+    from dialin.classifier_confusion import run_confusion
+
+    return run_confusion(result, X) if X is not None and len(X) == len(result["unique_texts"]) else None
 
 
 def render_report(data: dict[str, Any], template: str | None = None) -> str:

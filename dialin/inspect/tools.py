@@ -15,6 +15,7 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
+from dialin.classifier_confusion import confusion
 from dialin.errors import DialinError
 from dialin.inspect import inspect_edits as E
 from dialin.inspect import queries as Q
@@ -86,6 +87,10 @@ class ClusterArgs(BaseModel):
     cluster_id: int = ClusterId
 
 
+class ConfusionArgs(BaseModel):
+    limit: int = Field(10, ge=1, le=50, description="how many mixed-up pairs to list")
+
+
 class ExportArgs(BaseModel):
     out_dir: str = Field(description="folder to write clusters.jsonl and assignments.csv into")
 
@@ -111,6 +116,8 @@ _SPECS: list[tuple[str, Callable[..., str], type[BaseModel], str]] = [
     ("find_utterance", Q.where, UtteranceArgs, "Which cluster holds an utterance (exact text or #index)."),
     ("compare_clusters", Q.compare, PairArgs,
      "Compare two clusters: similarity of their centroids, closest pair, cohesion if merged, samples."),
+    ("intent_confusion", confusion, ConfusionArgs,
+     "Which intents a classifier trained on the run mixes up (held-out utterances): candidates for merges."),
     ("rename_cluster", E.rename_cluster, RenameArgs, "Rename a cluster (asks the person to confirm)."),
     ("merge_clusters", E.merge_clusters, MergeArgs, "Merge cluster b into cluster a (asks the person to confirm)."),
     ("split_cluster", E.split_cluster, SplitArgs, "Re-cluster one cluster into k parts (asks to confirm)."),
