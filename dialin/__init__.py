@@ -15,7 +15,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(estimator, name)
     if name == "IntentClassifier":
-        from dialin import classifier
+        from dialin.classify import classifier
 
         return classifier.IntentClassifier
     if name in ("Config", "load_config"):

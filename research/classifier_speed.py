@@ -36,10 +36,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from dialin.classifier import IntentClassifier
+    from dialin.classify.classifier import IntentClassifier
     from dialin.config import EmbedderConfig, load_config
     from dialin.data import load_corpus
-    from dialin.downstream import sample
+    from dialin.classify.downstream import sample
     from dialin.embed import CachedEmbedder
     from dialin.store import Store
 

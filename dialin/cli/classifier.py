@@ -53,7 +53,7 @@ def classifier_group() -> None:
 def train_cmd(run_id: str, out_dir: str | None, revision: int | None, C: float, threshold: float | None, seed: int,
               config_path: str | None, as_json: bool) -> None:
     """Train a classifier on RUN_ID's intents (its latest revision; unassigned utterances left out)."""
-    from dialin.classifier import IntentClassifier
+    from dialin.classify.classifier import IntentClassifier
 
     clf = IntentClassifier.from_run(run_id, config=config_path, revision=revision, C=C, threshold=threshold,
                                     seed=seed)
@@ -74,7 +74,7 @@ def train_cmd(run_id: str, out_dir: str | None, revision: int | None, C: float, 
 
 
 def _load_classifier(target: str, config_path: str | None) -> Any:
-    from dialin.classifier import META_FILE, IntentClassifier
+    from dialin.classify.classifier import META_FILE, IntentClassifier
 
     if (Path(target).expanduser() / META_FILE).is_file() or Path(target).expanduser().is_dir():
         return IntentClassifier.load(target)
@@ -119,7 +119,7 @@ def classify_cmd(target: str, data: str, out: str | None, threshold: float | Non
 
     Rows below the threshold are 'unknown': candidates for new intents (--discover looks for them).
     """
-    from dialin.classifier import UNKNOWN
+    from dialin.classify.classifier import UNKNOWN
     from dialin.config import load_config
     from dialin.data import load_corpus
 
@@ -170,8 +170,8 @@ def classify_cmd(target: str, data: str, out: str | None, threshold: float | Non
 
 
 def _discover(clf: Any, rows: list[dict[str, Any]], corpus: Any, config: Any, data: str) -> dict[str, Any]:
-    from dialin.classifier import UNKNOWN
-    from dialin.classifier_discover import discover_unknowns
+    from dialin.classify.classifier import UNKNOWN
+    from dialin.classify.discover import discover_unknowns
     from dialin.errors import DialinError
     from dialin.progress import Progress
     from dialin.store import Store

@@ -170,7 +170,7 @@ def bench_cmd(data: str, methods: str | None, text_col: str, label_col: str, spl
 
     config = load_config(config_path)
     if downstream:
-        from dialin.downstream import format_downstream, parse_downstream_methods, run_downstream, sample
+        from dialin.classify.downstream import format_downstream, parse_downstream_methods, run_downstream, sample
 
         train = sample(_corpus(data, text_col, label_col, split, limit), sample_n, seed)
         progress = Progress(enabled=not as_json or sys.stderr.isatty())

@@ -110,7 +110,7 @@ def report_data(result: dict[str, Any], X: np.ndarray | None = None, *, projecti
 
 def _confusion(result: dict[str, Any], X: np.ndarray | None) -> dict[str, Any] | None:
     """Intents a classifier trained on the run mixes up (needs the run's vectors)."""
-    from dialin.classifier_confusion import run_confusion
+    from dialin.classify.confusion import run_confusion
 
     return run_confusion(result, X) if X is not None and len(X) == len(result["unique_texts"]) else None
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
-from dialin.classifier_confusion import confusion
+from dialin.classify.confusion import confusion
 from dialin.errors import DialinError
 from dialin.inspect import inspect_edits as E
 from dialin.inspect import queries as Q

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from dialin import IntentClassifier
-from dialin.classifier import UNKNOWN, confusion_pairs, fit_temperature
+from dialin.classify.classifier import UNKNOWN, confusion_pairs, fit_temperature
 from dialin.cli import main
 from dialin.config import EmbedderConfig, load_config
 from dialin.errors import DialinError
@@ -152,7 +152,7 @@ def test_python_front_door_is_exported() -> None:
 
 def test_confusion_in_chat_and_report(base_run, tmp_path: Path) -> None:
     from dialin.inspect.commands import parse_command
-    from dialin.classifier_confusion import confusion, format_confusion
+    from dialin.classify.confusion import confusion, format_confusion
     from dialin.inspect.report import report_data
     from dialin.inspect.tools import tools_by_name
     from inspect_runs import open_view

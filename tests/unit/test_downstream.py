@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dialin.classifier_discover import add_intents, discover_unknowns
+from dialin.classify.discover import add_intents, discover_unknowns
 from dialin.cli import main
 from dialin.config import load_config
 from dialin.data import corpus_from_texts
-from dialin.downstream import (held_out_intents, majority_acc, parse_downstream_methods, run_downstream,
+from dialin.classify.downstream import (held_out_intents, majority_acc, parse_downstream_methods, run_downstream,
                                sample)
 from dialin.errors import DialinError
 from dialin.measure.metrics import acc

@@ -1,6 +1,6 @@
 """Which intents a classifier trained on a run mixes up: a hint for merges, in the report and in chat.
 
-The classifier of ``dialin.classifier`` is fitted on the run's unique utterances (latest
+The classifier of ``dialin.classify.classifier`` is fitted on the run's unique utterances (latest
 revision), and its held-out part (20% of each intent) says which intents it confuses.
 """
 
@@ -15,8 +15,8 @@ from dialin.errors import DialinError
 
 def run_confusion(result: dict[str, Any], X: np.ndarray, top: int = 10, seed: int = 0) -> dict[str, Any] | None:
     """Held-out accuracy and the ``top`` most frequent mix-ups; None when there is nothing to learn."""
-    from dialin.classifier import IntentClassifier
-    from dialin.classifier_data import labelled_members
+    from dialin.classify.classifier import IntentClassifier
+    from dialin.classify.data import labelled_members
 
     try:
         idx, labels = labelled_members(result)

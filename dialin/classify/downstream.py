@@ -1,7 +1,7 @@
 """The downstream measure (``dialin bench DATA --split train --downstream test``): clusters as training labels.
 
 The Dial-In paper's section 5.4: discover intents on a train split, train the same classifier
-(``dialin.classifier``, logistic regression on the same embeddings) on each method's clusters,
+(``dialin.classify.classifier``, logistic regression on the same embeddings) on each method's clusters,
 classify the test split and score against gold with a one-to-one (Hungarian) mapping of
 predicted intents to gold labels, so splitting an intent in pieces is not rewarded (the
 majority mapping, which is, is shown beside it). Rows: dialin (the loop as ``dialin bench``
@@ -132,7 +132,7 @@ def _unique_gold(corpus: Corpus) -> list[str]:
 
 
 def _train(labels: list[str | None], X: np.ndarray, seed: int) -> tuple[Any, int]:
-    from dialin.classifier import IntentClassifier
+    from dialin.classify.classifier import IntentClassifier
 
     keep = [i for i, v in enumerate(labels) if v is not None]
     if len({labels[i] for i in keep}) < 2:

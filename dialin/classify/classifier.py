@@ -285,7 +285,7 @@ class IntentClassifier:
     def from_run(cls, run_id: str = "latest", *, config: Config | str | Path | None = None, store: Any = None,
                  revision: int | None = None, **params: Any) -> "IntentClassifier":
         """Train on a stored run's intents: its latest revision (chat edits count), unassigned left out."""
-        from dialin.classifier_data import run_training_set
+        from dialin.classify.data import run_training_set
 
         data = run_training_set(run_id, config=config, store=store, revision=revision)
         clf = cls(embedder=data.embedder_config, **params)
