@@ -53,8 +53,10 @@ class EmbedderConfig(_Strict):
 
 
 class EndpointConfig(_Strict):
-    base_url: str = "auto"
-    """An OpenAI-compatible URL (``http://host:port/v1``) or ``auto``: dialin serves it locally."""
+    base_url: str | list[str] = "auto"
+    """An OpenAI-compatible URL (``http://host:port/v1``), ``auto`` (dialin serves it locally), or a list of
+    URLs (or one comma-separated string): one endpoint over several servers, load-balanced, a failed call
+    tried on another (dialin/llm/server_pool.py)."""
     backend: BackendName = "llamacpp"
     model_path: str | None = None
     """For ``auto``: a GGUF path or ``bundled:qwen2.5-coder-0.5b`` / ``bundled:smollm2-135m``; with ``backend: vllm``
@@ -77,8 +79,19 @@ class EndpointConfig(_Strict):
     """For ``auto`` with ``backend: vllm``: LoRA adapters served by name, ``{judge: PATH, namer: PATH}`` (a peft
     folder, or the OUT folder of ``dialin finetune``); a role picks one with ``model: judge``."""
 
+    @property
+    def servers(self) -> int:
+        """How many servers the endpoint has (a list of base URLs: each gets ``max_concurrency`` calls at once)."""
+        return len(self.base_url) if isinstance(self.base_url, list) else 1
+
     @model_validator(mode="after")
     def _auto_needs_model(self) -> "EndpointConfig":
+        if isinstance(self.base_url, str) and "," in self.base_url:
+            self.base_url = [u.strip() for u in self.base_url.split(",") if u.strip()]
+        if isinstance(self.base_url, list):
+            if not self.base_url or "auto" in self.base_url:
+                raise ValueError("a list of base URLs needs at least one URL and no 'auto' (auto serves one model)")
+            self.base_url = self.base_url[0] if len(self.base_url) == 1 else self.base_url
         if self.base_url == "auto" and not (self.model_path or self.hf_repo):
             raise ValueError("base_url 'auto' needs model_path (a GGUF path or bundled:NAME) or hf_repo")
         if self.base_url == "auto" and self.backend == "openai":

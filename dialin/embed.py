@@ -146,12 +146,27 @@ class USEEmbedder:
 class CachedEmbedder:
     """Wraps an embedder; vectors are stored in the SQLite store by (model, text hash)."""
 
+    MEMO_MAX = 200_000
+    """Texts of small calls (names, key-word candidates: naming embeds ~56 per cluster, mostly repeats) are
+    also kept in memory, up to this many, so a repeat costs neither the model nor a database read."""
+
     def __init__(self, inner: Embedder, store: Store) -> None:
         self.inner = inner
         self.store = store
         self.name = inner.name
+        self._memo: dict[str, np.ndarray] = {}
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        if texts and all(t in self._memo for t in texts):
+            return np.stack([self._memo[t] for t in texts])
+        X = self._encode(texts)
+        if len(texts) <= 1024:  # small calls only: the corpus itself is the run's X already
+            if len(self._memo) + len(texts) > self.MEMO_MAX:
+                self._memo.clear()
+            self._memo.update(zip(texts, X))
+        return X
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         hashes = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
         found = self.store.get_vectors(self.name, sorted(set(hashes)))
         missing = sorted({h: t for h, t in zip(hashes, texts) if h not in found}.items())

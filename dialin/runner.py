@@ -21,6 +21,7 @@ from dialin.errors import DialinError
 from dialin.guard.run_status import resume_command
 from dialin.llm.router import run_sync
 from dialin.llm.serve import local_base_urls
+from dialin.measure.stages import StageMeter
 from dialin.store import Store
 from dialin.workspace import corpus_fingerprint, open_workspace
 
@@ -36,7 +37,8 @@ def checkpoint_path(config: Config) -> Path:
 async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None = None, resume: bool = False,
                          on_event: EventHandler | None = None, on_review: ReviewHandler | None = None,
                          base_urls: dict[str, str] | None = None, store: Store | None = None,
-                         client_factory: Any = None, config_path: str | None = None) -> dict[str, Any]:
+                         client_factory: Any = None, config_path: str | None = None,
+                         embedder: Any = None) -> dict[str, Any]:
     """``config_path`` (the --config the run was started with) goes into its resume command."""
     store = store or Store(config.store_path())
     fingerprint = corpus_fingerprint(corpus)
@@ -58,7 +60,8 @@ async def arun_discovery(corpus: Corpus, config: Config, *, run_id: str | None =
                                 corpus.options, config_path)
     store.set_status(run_id, "running", resume=resume_cmd)
     try:
-        return await _drive(corpus, config, store, run_id, resume, on_event, on_review, base_urls, client_factory)
+        return await _drive(corpus, config, store, run_id, resume, on_event, on_review, base_urls, client_factory,
+                            embedder)
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         store.set_status(run_id, "interrupted", "stopped before it finished (Ctrl-C or cancelled)")
         exc.add_note(f"run {run_id} is interrupted; continue it with: {resume_cmd}")
@@ -78,19 +81,22 @@ class ReviewPending(DialinError):
 
 async def _drive(corpus: Corpus, config: Config, store: Store, run_id: str, resume: bool,
                  on_event: EventHandler | None, on_review: ReviewHandler | None, base_urls: dict[str, str] | None,
-                 client_factory: Any) -> dict[str, Any]:
+                 client_factory: Any, embedder: Any = None) -> dict[str, Any]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     from dialin.graphs.discovery.graph import build_graph
     from dialin.graphs.discovery.state import Context
 
+    meter = StageMeter().start()
     if base_urls is None:
         base_urls = local_base_urls(config)
-    ws = open_workspace(corpus, config, store, run_id, base_urls, client_factory)
+    meter.mark("servers")
+    ws = open_workspace(corpus, config, store, run_id, base_urls, client_factory, embedder)
+    meter.mark("embedding")
     if on_event:
         on_event({"stage": "embedded", "n": len(corpus.unique_texts), "run_id": run_id})
     thread = {"configurable": {"thread_id": run_id}, "recursion_limit": 200,
-              "max_concurrency": max(4, 2 * sum(ep.max_concurrency for ep in config.endpoints.values()))}
+              "max_concurrency": max(4, 2 * sum(ep.max_concurrency * ep.servers for ep in config.endpoints.values()))}
     ctx = Context(workspace=ws)
     async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(config))) as saver:
         graph = build_graph().compile(checkpointer=saver, name="dialin-discovery")
@@ -103,6 +109,9 @@ async def _drive(corpus: Corpus, config: Config, store: Store, run_id: str, resu
                     on_event(chunk)
                 elif mode == "updates" and "__interrupt__" in chunk:
                     interrupted = chunk["__interrupt__"][0].value
+                elif mode == "updates":
+                    for node in chunk:
+                        meter.mark(node)
             if interrupted is None:
                 break
             if on_review is None:
@@ -111,7 +120,10 @@ async def _drive(corpus: Corpus, config: Config, store: Store, run_id: str, resu
                                   "method.review: false")
             payload = Command(resume=on_review(interrupted))
     store.set_status(run_id, "done")
-    return store.load_result(run_id)
+    meter.stop()
+    result = store.load_result(run_id)
+    result["stats"]["stages"] = meter.report()
+    return result
 
 
 def run_discovery(corpus: Corpus, config: Config, **kwargs: Any) -> dict[str, Any]:

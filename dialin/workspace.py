@@ -68,9 +68,10 @@ def corpus_fingerprint(corpus: Corpus) -> str:
 
 
 def open_workspace(corpus: Corpus, config: Config, store: Store, run_id: str,
-                   base_urls: dict[str, str] | None = None, client_factory: Any = None) -> Workspace:
+                   base_urls: dict[str, str] | None = None, client_factory: Any = None,
+                   embedder: Any = None) -> Workspace:
     router = LLMRouter(config, store, run_id=run_id, base_urls=base_urls, client_factory=client_factory)
-    embedder = make_embedder(config.embedder, store)
+    embedder = embedder or make_embedder(config.embedder, store)  # e.g. dialin.llm.ray_scale's
     X = embedder.encode(corpus.unique_texts)
     return Workspace(config=config, store=store, router=router, corpus=corpus, X=X, embedder=embedder, run_id=run_id)
 

@@ -44,6 +44,7 @@ def make_model(config: Config, base_urls: dict[str, str] | None = None) -> BaseC
     role = inspector_role(config)
     ep = config.endpoints[role.endpoint]
     url = (base_urls or {}).get(role.endpoint, ep.base_url)
+    url = url[0] if isinstance(url, list) else url  # the inspector talks to the first of several servers
     if url == "auto":
         raise EndpointUnreachable(f"endpoint '{role.endpoint}' is 'auto' but no local server runs for it: "
                                   "start it with `dialin serve`")

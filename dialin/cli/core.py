@@ -50,9 +50,12 @@ def _load(data: str, text_col: str, label_col: str | None, role_col: str | None,
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write clusters.jsonl and assignments.csv here.")
 @click.option("--resume", "resume", default=None, metavar="RUN_ID", help="Continue a run that stopped.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Embed with Ray Data over a Ray cluster: alone, a local Ray; 'auto' or ray://HEAD:10001 to join one "
+                   "(needs: pip install 'dialin[ray]').")
 @json_opt
 def run(data: str, config_path: str | None, out_dir: str | None, resume: str | None, as_json: bool,
-        **corpus_kw: Any) -> None:
+        ray_address: str | None = None, **corpus_kw: Any) -> None:
     """Discover intents in DATA (CSV, TSV, JSONL or TXT)."""
     from dialin.progress import Progress, review_in_terminal
     from dialin.result import summary_rows, write_exports
@@ -65,9 +68,16 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
     corpus = _load(data, **corpus_kw)
     progress = Progress(enabled=not as_json or sys.stderr.isatty())
     store = Store(config.store_path())
+    embedder, ray_info = None, None
+    if ray_address:
+        from dialin.llm.ray_scale import ray_embedder
+
+        embedder, ray_info = ray_embedder(config.embedder, None if ray_address == "local" else ray_address, store)
     result = run_discovery(corpus, config, run_id=resume, resume=bool(resume), on_event=progress,
                            on_review=review_in_terminal if sys.stdin.isatty() else None, store=store,
-                           config_path=config_path)
+                           config_path=config_path, embedder=embedder)
+    if ray_info:
+        result["stats"]["ray"] = ray_info | {"servers": {n: ep.servers for n, ep in config.endpoints.items()}}
     progress.close()
     files = write_exports(result, out_dir, corpus.texts) if out_dir else {}
     cost = store.cost(result["run_id"])
@@ -92,6 +102,12 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
     calls = sum(r["calls"] - (r["cached"] or 0) for r in cost)
     cached = sum(r["cached"] or 0 for r in cost)
     click.echo(f"LLM calls: {calls} made, {cached} from cache")
+    if ray_info:
+        click.echo(f"ray: {ray_info['nodes']} node(s), {ray_info['cpus']} CPUs at {ray_info['address']}")
+    if result["stats"].get("stages"):
+        from dialin.measure.stages import format_stages
+
+        click.echo(format_stages(result["stats"]["stages"]))
     judged = result["stats"].get("judge") or {}
     if judged.get("unusable"):
         click.echo(f"LLM judge: no usable answer for {judged['unusable']} clusters; the cascade decided them "

@@ -162,6 +162,8 @@ class LLMRouter:
     def base_url(self, endpoint: str) -> str:
         ep = self.config.endpoints[endpoint]
         url = self.base_urls.get(endpoint, ep.base_url)
+        if isinstance(url, list):  # several servers (dialin/llm/server_pool.py)
+            return ",".join(url)
         if url == "auto":
             raise EndpointUnreachable(
                 f"endpoint '{endpoint}' is 'auto' but no local server is running for it: "
@@ -178,8 +180,14 @@ class LLMRouter:
         key = (endpoint, loop_id)
         if key not in self._clients:
             ep = self.config.endpoints[endpoint]
-            self._clients[key] = self._client_factory(endpoint, ep, self.base_url(endpoint))
-            self._sems[key] = asyncio.Semaphore(ep.max_concurrency)
+            urls = self.base_url(endpoint).split(",")
+            if len(urls) == 1:
+                self._clients[key] = self._client_factory(endpoint, ep, urls[0])
+            else:
+                from dialin.llm.server_pool import ServerPool
+
+                self._clients[key] = ServerPool([self._client_factory(endpoint, ep, u) for u in urls], urls)
+            self._sems[key] = asyncio.Semaphore(ep.max_concurrency * len(urls))
         return self._clients[key], self._sems[key]
 
     # -- calls ------------------------------------------------------------------

@@ -26,6 +26,7 @@ import numpy as np
 
 from dialin.agents.verdicts import Verdict
 from dialin.config import MethodConfig
+from dialin.measure.stages import measured
 from dialin.tools.coherence import CoherenceModel, CorpusFrame, load_model
 from dialin.workspace import Workspace
 
@@ -97,6 +98,7 @@ def fallback_verdict(ws: Workspace, members: list[int], reason: str) -> Verdict:
                         f"{mid:.3f}")
 
 
+@measured("cascade")
 def triage(ws: Workspace, clusters: dict[str, list[int]]) -> tuple[dict[str, Verdict], dict[str, list[int]]]:
     """Split clusters (key -> members) into cascade verdicts and those the LLM judges."""
     m = ws.config.method

@@ -14,7 +14,8 @@ def centroids(X: np.ndarray, clusters: Sequence[Sequence[int]]) -> np.ndarray:
 
 def assign_leftovers(X: np.ndarray, clusters: Sequence[Sequence[int]], leftovers: Sequence[int],
                      min_similarity: float = 0.5, groups: Sequence[str] | None = None,
-                     cluster_groups: Sequence[str] | None = None) -> tuple[dict[int, int], list[int]]:
+                     cluster_groups: Sequence[str] | None = None,
+                     chunk: int = 4096) -> tuple[dict[int, int], list[int]]:
     """Map each leftover to the cluster whose centroid is most similar (cosine >= min_similarity).
 
     With ``groups`` (a role per sentence) and ``cluster_groups`` (a role per cluster), a
@@ -24,16 +25,22 @@ def assign_leftovers(X: np.ndarray, clusters: Sequence[Sequence[int]], leftovers
     if not clusters or not leftovers:
         return {}, list(leftovers)
     C = centroids(X, clusters)
-    sims = X[list(leftovers)] @ C.T
+    left = np.asarray(leftovers, dtype=np.int64)
     if groups is not None and cluster_groups is not None:
-        same = np.array([[groups[i] == g for g in cluster_groups] for i in leftovers])
-        sims = np.where(same, sims, -np.inf)
+        codes = {g: i for i, g in enumerate(dict.fromkeys(cluster_groups))}
+        cluster_code = np.array([codes[g] for g in cluster_groups])
+        left_code = np.array([codes.get(groups[i], -1) for i in leftovers])
     assigned: dict[int, int] = {}
     rest: list[int] = []
-    for row, i in enumerate(leftovers):
-        j = int(np.argmax(sims[row]))
-        if sims[row, j] >= min_similarity:
-            assigned[int(i)] = j
-        else:
-            rest.append(int(i))
+    for a in range(0, len(left), chunk):  # chunks of leftovers x clusters, never all of them at once
+        sims = X[left[a:a + chunk]] @ C.T
+        if groups is not None and cluster_groups is not None:
+            sims = np.where(left_code[a:a + chunk, None] == cluster_code[None, :], sims, -np.inf)
+        best = np.argmax(sims, axis=1)
+        best_sim = sims[np.arange(len(best)), best]
+        for i, j, s in zip(left[a:a + chunk].tolist(), best.tolist(), best_sim.tolist()):
+            if s >= min_similarity:
+                assigned[i] = j
+            else:
+                rest.append(i)
     return assigned, rest
