@@ -159,15 +159,20 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
               help="With --downstream: discover on N random train rows (seeded by --seed).")
 @click.option("--unknown-share", type=float, default=None,
               help="With --downstream: hold this share of intents out of discovery; AUROC of 'unknown'.")
+@click.option("--judge", "judge_spec", default=None, metavar="simulated:ACC[,purity=P][,hard=1]",
+              help="Point the judge and namer at a SIMULATED judge that reads the gold labels (a measuring tool): "
+                   "right with probability ACC, good iff >= P (default 0.9) of the shown sentences share an intent.")
 @config_opt
 @json_opt
 def bench_cmd(data: str, methods: str | None, text_col: str, label_col: str, split: str | None,
               limit: int | None, seed: int, downstream: str | None, sample_n: int | None,
-              unknown_share: float | None, config_path: str | None, as_json: bool) -> None:
+              unknown_share: float | None, judge_spec: str | None, config_path: str | None, as_json: bool) -> None:
     """One table of NMI, ACC, ARI, #clusters, LLM calls, tokens and wall time per method on DATA."""
     from dialin.measure.bench import format_table, parse_methods, run_bench
     from dialin.progress import Progress
+    from dialin.simulate import parse_judge_option
 
+    judge = parse_judge_option(judge_spec) if judge_spec else None
     config = load_config(config_path)
     if downstream:
         from dialin.classify.downstream import format_downstream, parse_downstream_methods, run_downstream, sample
@@ -186,12 +191,46 @@ def bench_cmd(data: str, methods: str | None, text_col: str, label_col: str, spl
     names = parse_methods(methods, config)
     corpus = _corpus(data, text_col, label_col, split, limit)
     progress = Progress(enabled=not as_json or sys.stderr.isatty())
-    rep = run_bench(corpus, config, names, seed=seed, store=_store(config), on_event=progress, say=_say)
+    rep = run_bench(corpus, config, names, seed=seed, store=_store(config), on_event=progress, say=_say, judge=judge)
     progress.close()
     if as_json:
         emit_json(rep)
     else:
         click.echo(format_table(rep))
+
+
+@click.command("simulate")
+@click.argument("data", type=click.Path())
+@_data_options("label")
+@click.option("--accuracy", type=click.FloatRange(0, 1), default=0.96, show_default=True,
+              help="Probability the judge is right (the default model; `sim-0.8` etc. pick others per request).")
+@click.option("--purity", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
+              help="'good' iff at least this share of the shown sentences has one gold intent.")
+@click.option("--hard", is_flag=True, help="Concentrate the errors on mixtures of near intents.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8090, show_default=True)
+def simulate_cmd(data: str, text_col: str, label_col: str, split: str | None, limit: int | None, accuracy: float,
+                 purity: float, hard: bool, host: str, port: int) -> None:
+    """Serve a SIMULATED judge and namer that read DATA's gold labels (OpenAI-compatible), to measure the method.
+
+    Point a config's judge/namer endpoint at http://HOST:PORT/v1 (backend vllm). Model names choose the
+    judge per call: sim-0.8 (80% right), sim-0.96-p1.0 (purity 1.0), sim-0.9-hard.
+    """
+    import asyncio
+
+    from dialin.simulate import SimSpec, SimulatedServer
+
+    server = SimulatedServer(_corpus(data, text_col, label_col, split, limit),
+                             SimSpec(accuracy=accuracy, purity=purity, hard=hard), host=host, port=port)
+    _say(server.warning)
+    _say(f"serving {server.default.model_name} (and sim-ACC[-pP][-hard] by model name) at "
+         f"http://{host}:{port}/v1 ; Ctrl-C stops it")
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror}): pick another --port") from None
 
 
 @click.command("cost")
@@ -209,4 +248,4 @@ def cost_cmd(run_id: str, config_path: str | None, as_json: bool) -> None:
         click.echo(format_cost(rep))
 
 
-COMMANDS = [eval_cmd, judge_eval_cmd, bench_cmd, cost_cmd]
+COMMANDS = [eval_cmd, judge_eval_cmd, bench_cmd, simulate_cmd, cost_cmd]

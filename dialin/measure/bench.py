@@ -30,6 +30,8 @@ METHODS: dict[str, str] = {
     "agglomerative": "Ward agglomerative with the true K",
     "silhouette": "Ward agglomerative, K unknown: the K of best cosine silhouette over 12 K from sqrt(n)/4 to 4 sqrt(n)",
     "hdbscan": "sklearn HDBSCAN (min_cluster_size 5), K unknown; noise counts as one 'unassigned' cluster",
+    "bertopic": "the peer: BERTopic 0.17.4 defaults (UMAP + HDBSCAN) + reduce_outliers(strategy='embeddings') on the "
+                "same vectors, K unknown (optional extra: pip install 'dialin[peer]')",
     "dialin": "the loop, one judge, convex sampling, merge geodesic + probabilistic",
     "dialin-random": "as dialin, random sampling",
     "dialin-nomerge": "as dialin, no merge",
@@ -107,7 +109,12 @@ def _hdbscan(X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     return labels, {"noise_unique": int((labels == -1).sum())}
 
 
-def _baseline(name: str, X: np.ndarray, k_true: int, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+def _baseline(name: str, X: np.ndarray, k_true: int, seed: int,
+              texts: list[str] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    if name == "bertopic":
+        from dialin.peers import bertopic_labels
+
+        return bertopic_labels(X, texts or [], seed), {}
     if name in ("kmeans", "agglomerative"):
         return cluster(X, k_true, method=name, seed=seed), {"k": k_true}  # type: ignore[arg-type]
     if name == "silhouette":
@@ -124,8 +131,12 @@ def _row(name: str, gold: list[str], row_labels: list[int], wall: float, **extra
 
 def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int = 0, store: Store | None = None,
               base_urls: dict[str, str] | None = None, client_factory: Any = None,
-              on_event: Callable[[dict[str, Any]], None] | None = None, say: Event | None = None) -> dict[str, Any]:
-    """Run each method and return the table (``rows``) with what it was run on."""
+              on_event: Callable[[dict[str, Any]], None] | None = None, say: Event | None = None,
+              judge: Any = None) -> dict[str, Any]:
+    """Run each method and return the table (``rows``) with what it was run on.
+
+    ``judge``: a ``dialin.simulate.SimSpec``: the dialin rows ask a simulated judge that reads the gold labels.
+    """
     from dialin.embed import make_embedder
 
     if corpus.labels is None:
@@ -140,6 +151,31 @@ def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int =
     X = embedder.encode(corpus.unique_texts)
     embed_s = time.perf_counter() - t0
     say(f"embedded {len(corpus.unique_texts)} unique sentences with {embedder.name} in {embed_s:.1f} s")
+    sim = None
+    if judge is not None and any(m in DIALIN_VARIANTS for m in methods):
+        from dialin.simulate import SimulatedServer, simulated_config
+
+        sim = SimulatedServer(corpus, judge).start_background()
+        config = simulated_config(config, judge, sim.base_url)
+        base_urls = {"simulated": sim.base_url}
+        say(sim.warning + f" Model {judge.model_name} at {sim.base_url}.")
+    try:
+        rows = _run_rows(corpus, config, methods, keep, gold, k_true, X, seed, store, base_urls, client_factory,
+                         on_event, say)
+    finally:
+        if sim is not None:
+            sim.stop()
+    rep = {"data": corpus.source, "rows_scored": len(keep), "unique": len(corpus.unique_texts), "intents": k_true,
+           "embedder": embedder.name, "embed_s": round(embed_s, 2), "seed": seed, "methods": methods,
+           "table": rows}
+    if sim is not None:
+        rep["judge"] = {"simulated": judge.model_dump(), "model": judge.model_name, "note": sim.warning}
+    return rep
+
+
+def _run_rows(corpus: Corpus, config: Config, methods: list[str], keep: list[int], gold: list[str], k_true: int,
+              X: np.ndarray, seed: int, store: Store, base_urls: dict[str, str] | None, client_factory: Any,
+              on_event: Callable[[dict[str, Any]], None] | None, say: Event) -> list[dict[str, Any]]:
     rows = []
     for name in methods:
         say(f"running {name} ...")
@@ -159,16 +195,23 @@ def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int =
             row = _row(name, gold, labels, wall, run_id=result["run_id"])
             row.update(llm_calls=c["calls"], cached=c["cached"], prompt_tokens=c["prompt_tokens"],
                        completion_tokens=c["completion_tokens"], errors=c["errors"])
+        elif name == "bertopic" and not _has_bertopic():
+            say("  bertopic: skipped, not installed: pip install 'dialin[peer]' (bertopic==0.17.4)")
+            continue
         else:
-            unique_labels, extra = _baseline(name, X, k_true, seed)
+            unique_labels, extra = _baseline(name, X, k_true, seed, corpus.unique_texts)
             wall = time.perf_counter() - t0
             labels = [int(unique_labels[corpus.row_to_unique[i]]) for i in keep]
             row = _row(name, gold, labels, wall, **extra)
         say(f"  {name}: NMI {row['nmi']:.2f}, ACC {row['acc']:.2f}, {row['clusters']} clusters, {row['wall_s']} s")
         rows.append(row)
-    return {"data": corpus.source, "rows_scored": len(keep), "unique": len(corpus.unique_texts), "intents": k_true,
-            "embedder": embedder.name, "embed_s": round(embed_s, 2), "seed": seed, "methods": methods,
-            "table": rows}
+    return rows
+
+
+def _has_bertopic() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bertopic") is not None
 
 
 def format_table(rep: dict[str, Any]) -> str:
@@ -181,6 +224,8 @@ def format_table(rep: dict[str, Any]) -> str:
         lines.append(f"{r['method']:<16} {r['nmi']:>6.2f} {r['acc']:>6.2f} {r['ari']:>6.2f} {r['clusters']:>5} "
                      f"{r['unassigned_rows']:>5} {r['llm_calls']:>6} {r['cached']:>6} {r['prompt_tokens']:>10} "
                      f"{r['completion_tokens']:>9} {r['wall_s']:>7.1f}")
+    if rep.get("judge"):
+        lines.append(rep["judge"]["note"] + f" (model {rep['judge']['model']})")
     for r in rep["table"]:
         if r["method"] == "silhouette":
             lines.append(f"silhouette chose K = {r['k']}")

@@ -73,6 +73,12 @@ def project(P: np.ndarray, dim: int) -> np.ndarray | None:
     Returns None when the points span fewer than `dim` dimensions.
     """
     Z = P - P.mean(axis=0)
+    if Z.shape[0] > 2 * Z.shape[1]:  # many rows: the d x d eigenproblem is far cheaper than the SVD of Z
+        evals, V = np.linalg.eigh(Z.T @ Z)
+        S = np.sqrt(np.clip(evals[::-1], 0.0, None))
+        if len(S) < dim or S[0] <= 0.0 or S[dim - 1] <= _RANK_TOL * S[0]:
+            return None
+        return Z @ V[:, ::-1][:, :dim]
     U, S, _ = np.linalg.svd(Z, full_matrices=False)
     if len(S) < dim or S[0] <= 0.0 or S[dim - 1] <= _RANK_TOL * S[0]:
         return None

