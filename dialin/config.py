@@ -169,6 +169,22 @@ class MethodConfig(_Strict):
     """auto: the role column when given, else off."""
     leftover_similarity: float = Field(0.4, ge=-1.0, le=1.0)
     """A leftover joins its nearest good cluster when cosine to its centroid is at least this."""
+    loop: Literal["ratio", "treecut"] = "ratio"
+    """ratio: the paper's loop (a K grid per iteration, the K of best good/bad ratio). treecut: one Ward
+    hierarchy, cut top-down by the judge (a good node is kept, a bad one split), then judge-verified merges
+    of nearest clusters and the rest reassigned to the nearest kept cluster (dialin/graphs/discovery/treecut.py)."""
+    hierarchy: Literal["auto", "exact", "micro"] = "auto"
+    """treecut's tree: exact Ward up to exact_limit sentences, else Ward on K-means micro-clusters."""
+    exact_limit: int = Field(5000, ge=2)
+    micro_clusters: int = Field(3000, ge=2)
+    min_cluster_size: int = Field(5, ge=1)
+    """treecut: a node smaller than this is not judged; its sentences are reassigned at the end."""
+    merge_rounds: int = Field(3, ge=0)
+    """treecut: rounds of judge-verified merges (each cluster's nearest neighbour, one merge per cluster per round)."""
+    merge_checks: int = Field(1, ge=1)
+    """treecut: independent mixed samples that must all be judged good before two clusters merge."""
+    reassign_similarity: float = -1.0
+    """treecut: what the judge left out joins the nearest kept cluster at this cosine or more (-1: all join)."""
     review: bool = False
     """Pause for a human on uncertain verdicts and proposed merges."""
     review_band: tuple[float, float] = (0.35, 0.65)

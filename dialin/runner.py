@@ -95,7 +95,7 @@ async def _drive(corpus: Corpus, config: Config, store: Store, run_id: str, resu
     meter.mark("embedding")
     if on_event:
         on_event({"stage": "embedded", "n": len(corpus.unique_texts), "run_id": run_id})
-    thread = {"configurable": {"thread_id": run_id}, "recursion_limit": 200,
+    thread = {"configurable": {"thread_id": run_id}, "recursion_limit": 1000,
               "max_concurrency": max(4, 2 * sum(ep.max_concurrency * ep.servers for ep in config.endpoints.values()))}
     ctx = Context(workspace=ws)
     async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(config))) as saver:

@@ -170,7 +170,7 @@ def bench_cmd(data: str, methods: str | None, text_col: str, label_col: str, spl
     """One table of NMI, ACC, ARI, #clusters, LLM calls, tokens and wall time per method on DATA."""
     from dialin.measure.bench import format_table, parse_methods, run_bench
     from dialin.progress import Progress
-    from dialin.simulate import parse_judge_option
+    from dialin.measure.simulate import parse_judge_option
 
     judge = parse_judge_option(judge_spec) if judge_spec else None
     config = load_config(config_path)
@@ -218,7 +218,7 @@ def simulate_cmd(data: str, text_col: str, label_col: str, split: str | None, li
     """
     import asyncio
 
-    from dialin.simulate import SimSpec, SimulatedServer
+    from dialin.measure.simulate import SimSpec, SimulatedServer
 
     server = SimulatedServer(_corpus(data, text_col, label_col, split, limit),
                              SimSpec(accuracy=accuracy, purity=purity, hard=hard), host=host, port=port)

@@ -112,7 +112,7 @@ def _hdbscan(X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
 def _baseline(name: str, X: np.ndarray, k_true: int, seed: int,
               texts: list[str] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     if name == "bertopic":
-        from dialin.peers import bertopic_labels
+        from dialin.measure.peers import bertopic_labels
 
         return bertopic_labels(X, texts or [], seed), {}
     if name in ("kmeans", "agglomerative"):
@@ -135,7 +135,7 @@ def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int =
               judge: Any = None) -> dict[str, Any]:
     """Run each method and return the table (``rows``) with what it was run on.
 
-    ``judge``: a ``dialin.simulate.SimSpec``: the dialin rows ask a simulated judge that reads the gold labels.
+    ``judge``: a ``dialin.measure.simulate.SimSpec``: the dialin rows ask a simulated judge that reads the gold labels.
     """
     from dialin.embed import make_embedder
 
@@ -153,7 +153,7 @@ def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int =
     say(f"embedded {len(corpus.unique_texts)} unique sentences with {embedder.name} in {embed_s:.1f} s")
     sim = None
     if judge is not None and any(m in DIALIN_VARIANTS for m in methods):
-        from dialin.simulate import SimulatedServer, simulated_config
+        from dialin.measure.simulate import SimulatedServer, simulated_config
 
         sim = SimulatedServer(corpus, judge).start_background()
         config = simulated_config(config, judge, sim.base_url)

@@ -18,7 +18,7 @@ from dialin.cli import main
 from dialin.config import load_config
 from dialin.data import load_corpus
 from dialin.llm import LLMRouter, run_sync
-from dialin.simulate import SimSpec, gold_name, SimulatedServer, simulated_config
+from dialin.measure.simulate import SimSpec, gold_name, SimulatedServer, simulated_config
 from dialin.store import Store
 
 pytestmark = pytest.mark.integration

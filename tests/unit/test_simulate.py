@@ -10,7 +10,7 @@ import pytest
 from dialin.config import load_config
 from dialin.data import corpus_from_texts
 from dialin.errors import DialinError
-from dialin.simulate import (SimSpec, SimulatedServer, gold_name, judge, parse_judge_option, parse_model,
+from dialin.measure.simulate import (SimSpec, SimulatedServer, gold_name, judge, parse_judge_option, parse_model,
                              shown_sentences, simulated_config)
 
 

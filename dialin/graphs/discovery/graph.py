@@ -10,7 +10,6 @@ keeps indices in its state. Progress goes out as custom stream events.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -18,32 +17,16 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
 from dialin.agents.namer import disambiguate
+from dialin.graphs.discovery.shared import _emit, _ws, cluster_key, pending
 from dialin.graphs.discovery.state import Context, DiscoveryInput, DiscoveryState, JudgeTask
 from dialin.graphs.discovery.steps import (cluster_indices, judge_indices, merge_names, name_indices, propose_ks,
                                            separate)
+from dialin.graphs.discovery.treecut import add_treecut
 from dialin.result import build_result, judge_summary
 from dialin.tools.cascade import triage
 from dialin.tools.leftovers import assign_leftovers
 from dialin.tools.speakers import cluster_role
 from dialin.workspace import Workspace
-
-
-def _ws(runtime: Runtime[Context]) -> Workspace:
-    if runtime.context is None:
-        from dialin.workspace import workspace_for_dev
-
-        return workspace_for_dev()
-    return runtime.context.workspace
-
-
-def _emit(runtime: Runtime[Context], **event: Any) -> None:
-    if runtime.stream_writer is not None:
-        runtime.stream_writer(event)
-
-
-def cluster_key(iteration: int, members: list[int]) -> str:
-    digest = hashlib.sha1(",".join(map(str, sorted(members))).encode()).hexdigest()[:12]
-    return f"{iteration}:{digest}"
 
 
 def score(good_sizes: list[int], bad_sizes: list[int], kind: str) -> float:
@@ -63,7 +46,8 @@ async def start(state: DiscoveryInput, runtime: Runtime[Context]) -> dict[str, A
     ws = _ws(runtime)
     everyone = list(range(len(ws.corpus.unique_texts)))
     _emit(runtime, stage="start", n=len(everyone))
-    return {"run_id": state["run_id"], "iteration": 1, "unassigned": everyone, "stop_reason": ""}
+    return {"run_id": state["run_id"], "iteration": 1, "unassigned": everyone, "stop_reason": "",
+            "loop": ws.config.method.loop}
 
 
 async def propose_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -99,8 +83,7 @@ def cluster(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]:
 
 def fan_out(state: DiscoveryState) -> list[Send] | str:
     """One judge task per cluster the cascade left to the LLM (identical clusters once)."""
-    done = state.get("verdicts", {})
-    todo = {k: v for k, v in state.get("to_judge", {}).items() if k not in done}
+    todo = pending(state)
     if not todo:
         return "select_k"
     return [Send("judge_cluster", JudgeTask(key=k, members=v)) for k, v in todo.items()]
@@ -175,6 +158,10 @@ def select_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
           left=len(rest), stop=stop)
     return {**update, "history": rows, "accepted": accepted, "unassigned": sorted(rest), "iteration": t + 1,
             "stop_reason": stop}
+
+
+def route_start(state: DiscoveryState) -> str:
+    return "tree_start" if state.get("loop") == "treecut" else "propose_k"
 
 
 def after_select(state: DiscoveryState) -> str:
@@ -299,8 +286,9 @@ def build_graph() -> StateGraph:
     builder.add_node("roles", roles)
     builder.add_node("merge", merge)
     builder.add_node("finalize", finalize)
+    add_treecut(builder, judge_cluster)
     builder.add_edge(START, "start")
-    builder.add_edge("start", "propose_k")
+    builder.add_conditional_edges("start", route_start, ["propose_k", "tree_start"])
     builder.add_edge("propose_k", "cluster")
     builder.add_conditional_edges("cluster", fan_out, ["judge_cluster", "select_k"])
     builder.add_edge("judge_cluster", "select_k")

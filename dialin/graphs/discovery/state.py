@@ -52,8 +52,23 @@ class DiscoveryState(TypedDict, total=False):
     merges: list[dict]
     """Merges made (or refused by a reviewer)."""
     result_revision: int
+    loop: str
+    """method.loop of the run: ratio (the paper's K search) or treecut."""
+    frontier: list[int]
+    """treecut: the hierarchy's nodes judged this round."""
+    tree_nodes: dict[str, int]
+    """treecut: verdict key -> node, for this round's frontier."""
+    tree_round: int
+    tree_accepted: list[dict]
+    """treecut: the clusters kept so far (members, verdict, iteration)."""
+    tree_rest: list[int]
+    """treecut: sentences of nodes too small to judge, reassigned at the end."""
+    pairs: dict[str, list[int]]
+    """treecut: verdict key -> the two accepted clusters' positions a merge check is about."""
 
 
-class JudgeTask(TypedDict):
+class JudgeTask(TypedDict, total=False):
     key: str
     members: list[int]
+    pair: list[list[int]]
+    """A merge check: the two clusters whose mixed sample the judge sees."""

@@ -60,6 +60,25 @@ async def judge_indices(ws: Workspace, indices: list[int], roles: list[str] | No
     return verdict
 
 
+async def judge_pair(ws: Workspace, a: list[int], b: list[int], checks: int = 1, stage: str = "merge") -> Verdict:
+    """May clusters ``a`` and ``b`` merge? The judge sees a mixed sample (half from each); every one of
+    ``checks`` independently drawn samples must be judged good."""
+    m = ws.config.method
+    half = max(1, m.n_sentences // 2)
+    verdict = None
+    for c in range(checks):
+        picked = (sample_fn(ws.X, a, n=half, strategy=m.sampling, seed=m.seed + c)
+                  + sample_fn(ws.X, b, n=half, strategy=m.sampling, seed=m.seed + c))
+        verdict = await judge_sample(ws.router, ws.config.judges(), ws.texts(picked),
+                                     aggregation=ws.config.crowd.aggregation, stage=stage)
+        verdict.sample = picked
+        if verdict.label != "good":
+            break
+    assert verdict is not None
+    verdict.cohesion = ws.cohesion(list(a) + list(b))
+    return verdict
+
+
 async def name_indices(ws: Workspace, indices: list[int], stage: str = "name") -> str:
     m = ws.config.method
     shown = [] if m.naming == "keywords" else ws.texts(sample_indices(ws, indices))  # only a namer reads a sample

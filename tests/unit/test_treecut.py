@@ -1,0 +1,56 @@
+"""The tree-cut loop (method.loop: treecut) and the hierarchy it cuts: fakes for the judge, real Ward trees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dialin.metrics import clustering_metrics
+from dialin.tools.hierarchy import Hierarchy, build_hierarchy, weighted_ward
+from dialin.graphs.discovery.treecut import merge_candidates, start_k
+from test_graph import run
+
+
+def test_weighted_ward_equals_scipy_on_unit_weights() -> None:
+    from scipy.cluster.hierarchy import linkage
+
+    X = np.random.default_rng(0).normal(size=(300, 8))
+    Z = weighted_ward(X, np.ones(300))
+    assert np.allclose(Z[:, 2], linkage(X, "ward")[:, 2])
+    a, b = Hierarchy("x", Z, np.arange(300), 300), Hierarchy("x", linkage(X, "ward"), np.arange(300), 300)
+    for k in (2, 7, 40):
+        assert clustering_metrics(list(a.cut(k)), list(b.cut(k)))["ari"] == 100.0
+        assert len(set(a.cut(k).tolist())) == k
+
+
+def test_micro_path_is_chosen_by_size_and_cuts_any_k() -> None:
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(6, 16))
+    X = np.repeat(centers, 100, axis=0) + 0.05 * rng.normal(size=(600, 16))
+    gold = np.repeat(np.arange(6), 100)
+    h = build_hierarchy(X, exact_limit=500, micro=60)
+    assert h.path == "micro" and h.m <= 60 and len(h.leaf_of) == 600
+    assert clustering_metrics(gold.tolist(), h.cut(6).tolist())["nmi"] == 100.0
+    assert sorted(i for n in h.cut_nodes(6) for i in h.members(n)) == list(range(600))
+    assert build_hierarchy(X[:100], exact_limit=500).path == "exact"
+    assert h.members(h.root) == list(range(600))
+
+
+def test_merge_candidates_pair_each_cluster_once() -> None:
+    X = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99], [-1, 0]], dtype=float)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    pairs = merge_candidates(X, [[0], [1], [2], [3], [4]])
+    assert set(pairs) == {(0, 1), (2, 3)}
+    assert start_k(3079) == 39 and start_k(1) == 1
+
+
+@pytest.mark.parametrize("checks", [1, 2])
+def test_treecut_loop_finds_the_intents(tmp_path, checks) -> None:
+    result, fake, store, labels = run(tmp_path, loop="treecut", min_cluster_size=2, merge_checks=checks)
+    m = clustering_metrics(labels, result["row_labels"])
+    assert m["nmi"] > 90 and m["n_clusters_pred"] == 4, m
+    stages = [h.get("stage") for h in result["history"]]
+    assert stages[0] == "hierarchy" and "tree" in stages
+    assert "hierarchy: exact" in result["stop_reason"]
+    stages = {c["stage"] for c in store.calls(result["run_id"])}
+    assert {"judge", "merge"} <= stages  # node verdicts and merge checks both asked the (fake) LLM
