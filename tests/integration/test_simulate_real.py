@@ -17,7 +17,7 @@ from dialin.agents.namer import name_sample
 from dialin.cli import main
 from dialin.config import load_config
 from dialin.data import load_corpus
-from dialin.llm import LLMRouter, run_sync
+from dialin.llm.router import LLMRouter, run_sync
 from dialin.measure.simulate import SimSpec, gold_name, SimulatedServer, simulated_config
 from dialin.store import Store
 

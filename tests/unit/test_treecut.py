@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dialin.metrics import clustering_metrics
+from dialin.measure.metrics import clustering_metrics
 from dialin.tools.hierarchy import Hierarchy, build_hierarchy, weighted_ward
 from dialin.graphs.discovery.treecut import merge_candidates, start_k
 from test_graph import run
