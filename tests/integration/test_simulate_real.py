@@ -60,3 +60,33 @@ def test_bench_with_a_simulated_judge(tmp_path: Path) -> None:
     row = {r["method"]: r for r in rep["table"]}["dialin"]
     assert row["llm_calls"] > 0 and row["errors"] == 0 and row["nmi"] > 50
     assert "SIMULATED judge" in out.stderr
+
+
+def test_dialin_simulate_command_serves(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    data = labelled_subset("banking77/banking77_small.jsonl", tmp_path / "b.jsonl", 2, 5)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "dialin.cli", "simulate", str(data), "--port", str(port),
+                             "--accuracy", "0.9"], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as r:
+                    models = json.loads(r.read())
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("dialin simulate did not start listening")
+        assert models["data"][0]["id"] == "sim-0.9"
+    finally:
+        proc.terminate()
+        err = proc.communicate(timeout=30)[1]
+    assert "SIMULATED judge" in err and "gold labels" in err
