@@ -15,6 +15,7 @@ of each group the classifier's own threshold calls ``unknown``.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from typing import Any, Callable
 
@@ -24,13 +25,13 @@ from dialin.config import Config
 from dialin.data import Corpus
 from dialin.errors import DialinError
 from dialin.measure.metrics import acc, contingency, encode, nmi, roc_auc
+from dialin.measure.peers import INSTALL, bertopic_labels
 
 PEERS: dict[str, str] = {
     "bertopic": "BERTopic defaults (UMAP 5-d, HDBSCAN min 10) + reduce_outliers(strategy='embeddings'), K unknown",
     "gold": "the gold labels of the train split: the ceiling",
 }
 DEFAULT_METHODS = "dialin,kmeans,bertopic,gold"
-BERTOPIC_INSTALL = "pip install 'dialin[bertopic]' (bertopic==0.17.4)"
 Say = Callable[[str], None]
 
 
@@ -74,21 +75,6 @@ def majority_acc(y_true: list[str], y_pred: list[str]) -> float:
     return float(C.max(axis=0).sum() / len(y_true))
 
 
-def bertopic_labels(texts: list[str], X: np.ndarray, seed: int) -> np.ndarray | None:
-    """BERTopic on precomputed embeddings, every text labelled (outliers reassigned); None when not installed."""
-    try:
-        from bertopic import BERTopic
-        from umap import UMAP
-    except ImportError:
-        return None
-    umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
-    model = BERTopic(umap_model=umap, calculate_probabilities=False)
-    topics, _ = model.fit_transform(texts, embeddings=X)
-    if any(t == -1 for t in topics) and len(set(topics)) > 1:
-        topics = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=X)
-    return np.asarray(topics)
-
-
 class _Labeller:
     """Training labels (one per unique train utterance, None = left out) from each method."""
 
@@ -104,9 +90,9 @@ class _Labeller:
         if name == "gold":
             return list(gold_unique), {}
         if name == "bertopic":
-            topics = bertopic_labels(train.unique_texts, X, self.seed)
-            if topics is None:
-                return None, {"skipped": f"BERTopic is not installed: {BERTOPIC_INSTALL}"}
+            if importlib.util.find_spec("bertopic") is None:
+                return None, {"skipped": f"BERTopic is not installed: {INSTALL}"}
+            topics = bertopic_labels(X, list(train.unique_texts), self.seed)
             return [f"topic-{t}" for t in topics], {}
         if name in DIALIN_VARIANTS:
             from dialin.runner import local_base_urls, run_discovery

@@ -31,7 +31,7 @@ METHODS: dict[str, str] = {
     "silhouette": "Ward agglomerative, K unknown: the K of best cosine silhouette over 12 K from sqrt(n)/4 to 4 sqrt(n)",
     "hdbscan": "sklearn HDBSCAN (min_cluster_size 5), K unknown; noise counts as one 'unassigned' cluster",
     "bertopic": "the peer: BERTopic 0.17.4 defaults (UMAP + HDBSCAN) + reduce_outliers(strategy='embeddings') on the "
-                "same vectors, K unknown (optional extra: pip install 'dialin[peer]')",
+                "same vectors, K unknown (optional extra: pip install 'dialin[bertopic]')",
     "dialin": "the loop, one judge, convex sampling, merge geodesic + probabilistic",
     "dialin-random": "as dialin, random sampling",
     "dialin-nomerge": "as dialin, no merge",
@@ -196,7 +196,7 @@ def _run_rows(corpus: Corpus, config: Config, methods: list[str], keep: list[int
             row.update(llm_calls=c["calls"], cached=c["cached"], prompt_tokens=c["prompt_tokens"],
                        completion_tokens=c["completion_tokens"], errors=c["errors"])
         elif name == "bertopic" and not _has_bertopic():
-            say("  bertopic: skipped, not installed: pip install 'dialin[peer]' (bertopic==0.17.4)")
+            say("  bertopic: skipped, not installed: pip install 'dialin[bertopic]' (bertopic==0.17.4)")
             continue
         else:
             unique_labels, extra = _baseline(name, X, k_true, seed, corpus.unique_texts)

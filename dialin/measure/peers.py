@@ -4,7 +4,7 @@
 HDBSCAN ``min_cluster_size=10``) on precomputed embeddings, then
 ``reduce_outliers(strategy="embeddings")`` so every row gets a topic (K is never given). UMAP's
 ``random_state`` is the seed (BERTopic's default leaves it unseeded, so runs would not repeat).
-An optional extra: ``pip install 'dialin[peer]'``.
+An optional extra: ``pip install 'dialin[bertopic]'``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from dialin.errors import DialinError
 
-INSTALL = "pip install 'dialin[peer]'  (bertopic==0.17.4)"
+INSTALL = "pip install 'dialin[bertopic]'  (bertopic==0.17.4)"
 
 
 class _Precomputed:
