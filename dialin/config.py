@@ -123,7 +123,20 @@ class RoleConfig(_Strict):
 class CrowdConfig(_Strict):
     members: list[str] = Field(default_factory=list)
     """Role names (keys of ``roles``) that vote; empty = the judge alone."""
-    aggregation: Literal["majority", "weighted"] = "majority"
+    aggregation: Literal["majority", "weighted", "dawid_skene", "glad"] = "majority"
+    """dawid_skene / glad (crowd-kit, extra ``crowd``): fitted on all the run's crowd verdicts at the end
+    of each iteration's judging; each cluster's vote is a majority until then."""
+    control_rate: float = Field(0.0, ge=0.0, lt=1.0)
+    """Share of the judges' queue that is control tasks (known answer): 0 = none. See dialin.agents.control."""
+
+    @model_validator(mode="after")
+    def _crowdkit_installed(self) -> "CrowdConfig":
+        from dialin.agents.crowd_fit import crowdkit_missing
+
+        missing = crowdkit_missing(self.aggregation)
+        if missing:
+            raise ValueError(missing)
+        return self
 
 
 class MethodConfig(_Strict):

@@ -31,12 +31,12 @@ def aggregate(votes: Sequence[Vote], method: str = "majority", weights: dict[str
     mean_p = sum(wi * _p(v) for wi, v in zip(w, votes)) / sum(w)
     if method == "weighted":
         label = "good" if mean_p > 0.5 else "bad"
-    elif method == "majority":
+    elif method in ("majority", "dawid_skene", "glad"):  # the fitted ones re-decide later (crowd_fit)
         good = sum(1 for v in votes if v.label == "good")
         bad = len(votes) - good
         label = "good" if good > bad or (good == bad and mean_p > 0.5) else "bad"
     else:
-        raise ValueError(f"unknown aggregation '{method}': use majority or weighted")
+        raise ValueError(f"unknown aggregation '{method}': use majority, weighted, dawid_skene or glad")
     agreement = sum(1 for v in votes if v.label == label) / len(votes)
     return Verdict(label=label, p_good=mean_p, source="crowd", votes=list(votes), agreement=agreement)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from dialin.agents.control import format_controls
+from dialin.agents.crowd_fit import format_crowd
 from dialin.config import Config, dump_config, load_config
 from dialin.cli.options import config_opt, emit_json, json_opt
 
@@ -116,6 +118,8 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
         click.echo(f"LLM judge: asked about {judged['asked']} clusters, said good to {judged['said_good']}"
                    + (" - one answer to nearly all, so it barely discriminates; measure a judge with "
                       "`dialin judge-eval` (docs/BENCHMARKS.md section 11)" if judged["lopsided"] else ""))
+    for line in format_crowd(judged.get("crowd")) + format_controls(judged.get("controls")):
+        click.echo(line)
     if metrics:
         click.echo(f"against --label-col: NMI {metrics['nmi']}, ACC {metrics['acc']}, ARI {metrics['ari']} "
                    f"({metrics['n_clusters_pred']} clusters for {metrics['n_clusters_true']} gold intents)"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialin.agents.crowd_fit import format_crowd
 from dialin.errors import RunNotFound
 from dialin.store import Store
 
@@ -72,6 +73,7 @@ def cost_report(store: Store, run_id: str) -> dict[str, Any]:
         r["latency_ms"] = round(r["latency_ms"] or 0.0, 1)
     return {
         "run_id": run_id,
+        "crowd": _crowd(store, run_id) if run else None,
         "status": run["status"] if run else None,
         "wall_s": round(run["updated_at"] - run["created_at"], 1) if run else None,
         "stages": stages,
@@ -79,6 +81,15 @@ def cost_report(store: Store, run_id: str) -> dict[str, Any]:
         "evaluation": call_totals(store, run_id, stage=EVALUATE) if any(r["stage"] == EVALUATE for r in stages)
         else None,
     }
+
+
+def _crowd(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The crowd's member accuracies from the run's latest result (None without a crowd or a result)."""
+    try:
+        result = store.load_result(run_id)
+    except Exception:  # a run that failed before its first result
+        return None
+    return ((result.get("stats") or {}).get("judge") or {}).get("crowd")
 
 
 def format_cost(report: dict[str, Any]) -> str:
@@ -100,4 +111,5 @@ def format_cost(report: dict[str, Any]) -> str:
         e = report["evaluation"]
         lines.append(f"the total leaves out evaluation (stage evaluate: {e['calls']} calls, "
                      f"{e['paid_prompt_tokens']} prompt tokens), which is not part of the run.")
+    lines.extend(format_crowd(report.get("crowd")))
     return "\n".join(lines)

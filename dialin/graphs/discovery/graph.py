@@ -16,7 +16,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
+from dialin.agents.crowd_fit import crowd_summary, refit
 from dialin.agents.namer import disambiguate
+from dialin.graphs.discovery.controls import add_controls, control_summary
 from dialin.graphs.discovery.shared import _emit, _ws, cluster_key, pending
 from dialin.graphs.discovery.state import Context, DiscoveryInput, DiscoveryState, JudgeTask
 from dialin.graphs.discovery.steps import (cluster_indices, judge_indices, merge_names, name_indices, propose_ks,
@@ -76,8 +78,9 @@ def cluster(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]:
     clusterings = {str(k): cluster_indices(ws, U, k) for k in state["candidates"]}
     unique = {cluster_key(t, c): c for cs in clusterings.values() for c in cs}
     decided, to_judge = triage(ws, unique)
-    _emit(runtime, stage="cluster", iteration=t, total=len(to_judge), cascade=len(decided))
-    return {"clusterings": clusterings, "to_judge": to_judge,
+    to_judge, answers, queue = add_controls(ws, t, to_judge, state.get("verdicts", {}))
+    _emit(runtime, stage="cluster", iteration=t, total=len(to_judge), cascade=len(decided), controls=len(answers))
+    return {"clusterings": clusterings, "to_judge": to_judge, "controls": answers, "queue": queue,
             "verdicts": {k: v.model_dump() for k, v in decided.items()}}
 
 
@@ -124,6 +127,8 @@ def select_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
     t = state["iteration"]
     U = state["unassigned"]
     verdicts = dict(state.get("verdicts", {}))
+    refitted = refit(verdicts, ws.config.crowd.aggregation)  # Dawid-Skene / GLAD need every cluster judged
+    verdicts.update(refitted)
     rows = []
     for k_str, clusters in state["clusterings"].items():
         labels = [verdicts[cluster_key(t, c)]["label"] for c in clusters]
@@ -135,11 +140,11 @@ def select_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
     best = max(rows, key=lambda r: (r["score"], -r["k"]))
     best["chosen"] = True
     chosen = state["clusterings"][str(best["k"])]
-    update: dict[str, Any] = {}
+    update: dict[str, Any] = {"verdicts": refitted} if refitted else {}
     if m.review:
         changed = _review_verdicts(ws, t, chosen, verdicts)
         verdicts.update(changed)
-        update["verdicts"] = changed
+        update["verdicts"] = {**refitted, **changed}
     accepted, rest = [], []
     for members in chosen:
         v = verdicts[cluster_key(t, members)]
@@ -156,6 +161,9 @@ def select_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
         stop = f"fewer than {max(m.min_unassigned, 3)} sentences left"
     _emit(runtime, stage="select_k", iteration=t, k=best["k"], ratio=best["ratio"], kept=len(accepted),
           left=len(rest), stop=stop)
+    checked = control_summary(state.get("queue", []), verdicts, state.get("controls", {}))
+    if checked:
+        _emit(runtime, stage="controls", iteration=t, judges=checked)
     return {**update, "history": rows, "accepted": accepted, "unassigned": sorted(rest), "iteration": t + 1,
             "stop_reason": stop}
 
@@ -268,7 +276,10 @@ def finalize(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
         c["name"] = n
     result = build_result(ws, clusters, state.get("leftovers", []), state.get("history", []),
                           state.get("merges", []), state.get("stop_reason", ""),
-                          judge=judge_summary(state.get("verdicts", {}).values()))
+                          judge=judge_summary(state.get("verdicts", {}).values())
+                          | {"crowd": crowd_summary(state.get("verdicts", {}), ws.config.crowd.aggregation),
+                             "controls": control_summary(state.get("queue", []), state.get("verdicts", {}),
+                                                         state.get("controls", {}))})
     revision = ws.store.save_revision(ws.run_id, result, "discovery")
     _emit(runtime, stage="done", clusters=len(clusters), revision=revision)
     return {"clusters": clusters, "result_revision": revision}

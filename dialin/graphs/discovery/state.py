@@ -40,6 +40,10 @@ class DiscoveryState(TypedDict, total=False):
     """Clusters of this iteration the LLM judges (key -> members); the cascade decided the rest."""
     verdicts: Annotated[dict[str, dict], merge_dicts]
     """"t:K:c" -> verdict (a ``Verdict`` dump), written by the fanned-out judge."""
+    controls: Annotated[dict[str, str], merge_dicts]
+    """Control task key ("ctl:t:j") -> its known answer (config crowd.control_rate)."""
+    queue: Annotated[list[str], operator.add]
+    """Keys in the order they entered the judges' queue, controls mixed in, over all iterations."""
     history: Annotated[list[dict], operator.add]
     """One row per (iteration, K): good/bad clusters and sentences, ratio, score, chosen."""
     accepted: Annotated[list[dict], operator.add]

@@ -1,0 +1,63 @@
+"""The discovery graph with a crowd fitted by Dawid-Skene and control tasks (fakes; real crowd-kit, SQLite)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialin.config import load_config
+from dialin.data import corpus_from_texts
+from dialin.runner import run_discovery
+from dialin.store import Store
+from fakes import FakeChat, factory, oracle_responder
+from test_graph import make_corpus
+
+pytest.importorskip("crowdkit", reason="crowd-kit not installed: pip install 'dialin[crowd]'")
+
+
+def _judge_role(model: str) -> dict:
+    return {"endpoint": "local", "model": model, "prompt": "judge", "max_tokens": 2, "logprobs": True}
+
+
+def _run(tmp_path, crowd: dict, labelled: bool):
+    texts, labels = make_corpus()
+    oracle = oracle_responder(dict(zip(texts, labels)))
+
+    def respond(request):
+        answer = oracle(request)
+        if request.get("model") == "stamp" and answer in ("good", "bad"):
+            return "good"
+        return answer
+
+    config = load_config(overrides={
+        "store": str(tmp_path / "store.db"), "embedder": {"kind": "toy"},
+        "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "llamacpp",
+                                "server_args": {"logits_all": True}}},
+        "roles": {"a": _judge_role("honest-a"), "b": _judge_role("honest-b"), "s": _judge_role("stamp")},
+        "crowd": {"members": ["a", "b", "s"], **crowd},
+        "method": {"k_candidates": [2, 4, 6, 8], "max_iterations": 2, "min_unassigned": 2, "cascade_low": None,
+                   "cascade_high": None, "judge_budget": None, "naming": "keywords"},
+    })
+    corpus = corpus_from_texts(texts, labels=labels if labelled else None)
+    store = Store(config.store_path())
+    return run_discovery(corpus, config, base_urls={}, client_factory=factory(FakeChat(respond)), store=store), store
+
+
+def test_dawid_skene_crowd_reports_each_members_accuracy(tmp_path):
+    result, store = _run(tmp_path, {"aggregation": "dawid_skene"}, labelled=False)
+    crowd = result["stats"]["judge"]["crowd"]
+    assert crowd["aggregation"] == "dawid_skene" and set(crowd["members"]) == {"a", "b", "s"}
+    assert crowd["members"]["a"]["accuracy"] >= crowd["members"]["s"]["accuracy"]
+    assert store.load_result(result["run_id"])["stats"]["judge"]["crowd"] == crowd  # saved in SQLite
+
+
+def test_label_controls_flag_the_rubber_stamp(tmp_path):
+    result, _ = _run(tmp_path, {"aggregation": "majority", "control_rate": 0.25}, labelled=True)
+    controls = result["stats"]["judge"]["controls"]
+    assert controls["s"]["controls"] >= 3
+    assert "rubber_stamp" in controls["s"]["flags"]
+    assert controls["a"]["flags"] == {} and controls["a"]["control_accuracy"] == 1.0
+
+
+def test_no_controls_without_a_rate(tmp_path):
+    result, _ = _run(tmp_path, {"aggregation": "majority"}, labelled=True)
+    assert result["stats"]["judge"]["controls"] is None
