@@ -201,6 +201,11 @@ class MethodConfig(_Strict):
     review: bool = False
     """Pause for a human on uncertain verdicts and proposed merges."""
     review_band: tuple[float, float] = (0.35, 0.65)
+    review_budget: int | None = Field(None, ge=0)
+    """Decisions a person will make over the run (turns review on): the verdicts and merges whose flip
+    changes the most rows, least confident first (dialin.tools.review_priority). None: every uncertain item."""
+    review_order: Literal["priority", "random"] = "priority"
+    """Order of the budgeted review: random is the baseline for measurement."""
     seed: int = 0
 
     @model_validator(mode="after")

@@ -162,11 +162,18 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
 @click.option("--judge", "judge_spec", default=None, metavar="simulated:ACC[,purity=P][,hard=1]",
               help="Point the judge and namer at a SIMULATED judge that reads the gold labels (a measuring tool): "
                    "right with probability ACC, good iff >= P (default 0.9) of the shown sentences share an intent.")
+@click.option("--reviewer", type=click.Choice(["none", "simulated"]), default="none", show_default=True,
+              help="simulated: review pauses are answered from the gold labels (measures the method; reads the answers).")
+@click.option("--review-budget", type=click.IntRange(min=0), default=None,
+              help="Human decisions per dialin run (method.review_budget), asked in priority order.")
+@click.option("--review-order", type=click.Choice(["priority", "random"]), default="priority", show_default=True,
+              help="Order of the budgeted review (random: the baseline).")
 @config_opt
 @json_opt
 def bench_cmd(data: str, methods: str | None, text_col: str, label_col: str, split: str | None,
               limit: int | None, seed: int, downstream: str | None, sample_n: int | None,
-              unknown_share: float | None, judge_spec: str | None, config_path: str | None, as_json: bool) -> None:
+              unknown_share: float | None, judge_spec: str | None, reviewer: str, review_budget: int | None,
+              review_order: str, config_path: str | None, as_json: bool) -> None:
     """One table of NMI, ACC, ARI, #clusters, LLM calls, tokens and wall time per method on DATA."""
     from dialin.measure.bench import format_table, parse_methods, run_bench
     from dialin.progress import Progress
@@ -191,7 +198,10 @@ def bench_cmd(data: str, methods: str | None, text_col: str, label_col: str, spl
     names = parse_methods(methods, config)
     corpus = _corpus(data, text_col, label_col, split, limit)
     progress = Progress(enabled=not as_json or sys.stderr.isatty())
-    rep = run_bench(corpus, config, names, seed=seed, store=_store(config), on_event=progress, say=_say, judge=judge)
+    if review_budget is not None and reviewer == "none":
+        raise click.UsageError("--review-budget needs a reviewer: add --reviewer simulated")
+    rep = run_bench(corpus, config, names, seed=seed, store=_store(config), on_event=progress, say=_say, judge=judge,
+                    reviewer=reviewer, review_budget=review_budget, review_order=review_order)
     progress.close()
     if as_json:
         emit_json(rep)

@@ -129,13 +129,34 @@ def _row(name: str, gold: list[str], row_labels: list[int], wall: float, **extra
             "completion_tokens": 0, "wall_s": round(wall, 2), **extra}
 
 
+def with_reviewer(config: Config, reviewer: str, budget: int | None, order: str = "priority") -> Config:
+    """The config with review on (and the budget) when a reviewer is attached."""
+    if reviewer == "none":
+        return config
+    method = config.method.model_copy(update={"review": True, "review_budget": budget,
+                                                   "review_order": order})
+    return Config.model_validate(config.model_copy(update={"method": method}).model_dump())
+
+
+def _reviewer(corpus: Corpus, reviewer: str) -> Callable[[dict[str, Any]], Any] | None:
+    if reviewer != "simulated":
+        return None
+    from dialin.agents.control import unique_labels
+    from dialin.tools.review_priority import simulated_reviewer
+
+    return simulated_reviewer(unique_labels(corpus.labels, corpus.row_to_unique, len(corpus.unique_texts)))
+
+
 def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int = 0, store: Store | None = None,
               base_urls: dict[str, str] | None = None, client_factory: Any = None,
               on_event: Callable[[dict[str, Any]], None] | None = None, say: Event | None = None,
-              judge: Any = None) -> dict[str, Any]:
+              judge: Any = None, reviewer: str = "none", review_budget: int | None = None,
+              review_order: str = "priority") -> dict[str, Any]:
     """Run each method and return the table (``rows``) with what it was run on.
 
     ``judge``: a ``dialin.measure.simulate.SimSpec``: the dialin rows ask a simulated judge that reads the gold labels.
+    ``reviewer="simulated"``: dialin runs pause for review (``method.review_budget`` decisions when
+    given) and a reviewer answers from the gold labels (``dialin.tools.review_priority``).
     """
     from dialin.embed import make_embedder
 
@@ -161,11 +182,12 @@ def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int =
         say(sim.warning + f" Model {judge.model_name} at {sim.base_url}.")
     try:
         rows = _run_rows(corpus, config, methods, keep, gold, k_true, X, seed, store, base_urls, client_factory,
-                         on_event, say)
+                         on_event, say, (reviewer, review_budget, review_order))
     finally:
         if sim is not None:
             sim.stop()
-    rep = {"data": corpus.source, "rows_scored": len(keep), "unique": len(corpus.unique_texts), "intents": k_true,
+    rep = {"data": corpus.source, "reviewer": reviewer, "review_budget": review_budget, "review_order": review_order,
+           "rows_scored": len(keep), "unique": len(corpus.unique_texts), "intents": k_true,
            "embedder": embedder.name, "embed_s": round(embed_s, 2), "seed": seed, "methods": methods,
            "table": rows}
     if sim is not None:
@@ -175,7 +197,9 @@ def run_bench(corpus: Corpus, config: Config, methods: list[str], *, seed: int =
 
 def _run_rows(corpus: Corpus, config: Config, methods: list[str], keep: list[int], gold: list[str], k_true: int,
               X: np.ndarray, seed: int, store: Store, base_urls: dict[str, str] | None, client_factory: Any,
-              on_event: Callable[[dict[str, Any]], None] | None, say: Event) -> list[dict[str, Any]]:
+              on_event: Callable[[dict[str, Any]], None] | None, say: Event,
+              review: tuple[str, int | None, str] = ("none", None, "priority")) -> list[dict[str, Any]]:
+    reviewer, review_budget, review_order = review
     rows = []
     for name in methods:
         say(f"running {name} ...")
@@ -187,8 +211,10 @@ def _run_rows(corpus: Corpus, config: Config, methods: list[str], keep: list[int
                 base_urls = local_base_urls(config)
             from dialin.runner import run_discovery
 
-            result = run_discovery(corpus, variant_config(config, name, seed), store=store, base_urls=base_urls,
-                                   client_factory=client_factory, on_event=on_event)
+            result = run_discovery(corpus, with_reviewer(variant_config(config, name, seed), reviewer, review_budget,
+                                                         review_order),
+                                   store=store, base_urls=base_urls, client_factory=client_factory, on_event=on_event,
+                                   on_review=_reviewer(corpus, reviewer))
             wall = time.perf_counter() - t0
             labels = [result["row_labels"][i] for i in keep]
             c = call_totals(store, result["run_id"], exclude_stage="evaluate")

@@ -61,3 +61,46 @@ def test_label_controls_flag_the_rubber_stamp(tmp_path):
 def test_no_controls_without_a_rate(tmp_path):
     result, _ = _run(tmp_path, {"aggregation": "majority"}, labelled=True)
     assert result["stats"]["judge"]["controls"] is None
+
+
+def _budget_run(tmp_path, budget: int, asked: list):
+    from dialin.tools.review_priority import simulated_reviewer
+
+    texts, labels = make_corpus()
+    oracle = oracle_responder(dict(zip(texts, labels)))
+    config = load_config(overrides={
+        "store": str(tmp_path / "store.db"), "embedder": {"kind": "toy"},
+        "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "llamacpp",
+                                "server_args": {"logits_all": True}}},
+        "roles": {"judge": {"logprobs": True}},
+        "method": {"k_candidates": [2, 4, 6], "max_iterations": 2, "min_unassigned": 2, "cascade_low": None,
+                   "cascade_high": None, "judge_budget": None, "naming": "keywords", "merge": True,
+                   "review_budget": budget},
+    })
+    gold = {t: lab for t, lab in zip(texts, labels)}
+    corpus = corpus_from_texts(texts)
+    reviewer = simulated_reviewer([gold[t] for t in corpus.unique_texts])
+
+    def review(request):
+        asked.append(request)
+        return reviewer(request)
+
+    store = Store(config.store_path())
+    return run_discovery(corpus, config, base_urls={}, client_factory=factory(FakeChat(oracle)), store=store,
+                         on_review=review)
+
+
+def test_review_budget_bounds_the_questions_and_asks_big_clusters_first(tmp_path):
+    asked: list = []
+    _budget_run(tmp_path, 3, asked)
+    verdict_items = [it for r in asked if r["kind"] == "verdicts" for it in r["items"]]
+    assert 0 < len(verdict_items) <= 3
+    first = [r for r in asked if r["kind"] == "verdicts"][0]["items"]
+    keys = [it["rows"] * min(it["p_good"] or 0.5, 1 - (it["p_good"] or 0.5)) for it in first]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_review_budget_zero_asks_nothing(tmp_path):
+    asked: list = []
+    result = _budget_run(tmp_path, 0, asked)
+    assert asked == [] and result["clusters"]

@@ -10,6 +10,7 @@ keeps indices in its state. Progress goes out as custom stream events.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -27,6 +28,7 @@ from dialin.graphs.discovery.treecut import add_treecut
 from dialin.result import build_result, judge_summary
 from dialin.tools.cascade import triage
 from dialin.tools.leftovers import assign_leftovers
+from dialin.tools.review_priority import left, ordered
 from dialin.tools.speakers import cluster_role
 from dialin.workspace import Workspace
 
@@ -100,17 +102,24 @@ async def judge_cluster(task: JudgeTask, runtime: Runtime[Context]) -> dict[str,
 
 
 def _review_verdicts(ws: Workspace, t: int, clusters: list[list[int]], verdicts: dict[str, dict]) -> dict[str, dict]:
-    """Ask a person about uncertain verdicts of the chosen K (config: method.review)."""
+    """Ask a person about uncertain verdicts of the chosen K (config: method.review); with
+    method.review_budget, about any machine verdict, most rows at stake first, until the budget is spent."""
     lo, hi = ws.config.method.review_band
+    budget = left(ws.config.method.review_budget, verdicts)
+    rows = Counter(ws.corpus.row_to_unique)
     items = []
     for members in clusters:
         key = cluster_key(t, members)
         v = verdicts[key]
         p = v.get("p_good")
         split_vote = len({x["label"] for x in v.get("votes", [])}) > 1
-        if v["source"] != "cascade" and ((p is not None and lo <= p <= hi) or split_vote):
+        uncertain = v["source"] != "cascade" and ((p is not None and lo <= p <= hi) or split_vote)
+        if uncertain or (budget is not None and v["source"] != "human"):
             items.append({"key": key, "label": v["label"], "p_good": p, "size": len(members),
-                          "sample": ws.texts(v.get("sample") or members[:10])})
+                          "rows": sum(rows[i] for i in members), "agreement": v.get("agreement"),
+                          "members": members, "sample": ws.texts(v.get("sample") or members[:10])})
+    if budget is not None:
+        items = ordered(items, ws.config.method.review_order, ws.config.method.seed + t)[:budget]
     if not items:
         return {}
     answers = interrupt({"kind": "verdicts", "iteration": t, "items": items})
@@ -141,7 +150,7 @@ def select_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
     best["chosen"] = True
     chosen = state["clusterings"][str(best["k"])]
     update: dict[str, Any] = {"verdicts": refitted} if refitted else {}
-    if m.review:
+    if m.review or m.review_budget:
         changed = _review_verdicts(ws, t, chosen, verdicts)
         verdicts.update(changed)
         update["verdicts"] = {**refitted, **changed}
@@ -215,11 +224,20 @@ async def roles(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, A
     return {"clusters": out}
 
 
-def _review_merges(proposals: list[dict]) -> list[dict]:
-    answers = interrupt({"kind": "merges", "items": [{"group": p["group"], "names": p["names"]} for p in proposals]})
+def _review_merges(proposals: list[dict], clusters: list[dict], budget: int | None, order: str) -> list[dict]:
+    """Ask about proposed merges; with a budget, the ones moving the most rows first (the rest stay accepted)."""
+    items = [{"group": p["group"], "names": p["names"], "members": [clusters[i]["members"] for i in p["clusters"]],
+              "rows": sum(len(clusters[i]["members"]) for i in p["clusters"]), "p_good": None} for p in proposals]
+    if budget is not None:
+        items = ordered(items, order)[:budget]
+    if not items:
+        return proposals
+    answers = interrupt({"kind": "merges", "items": items})
     accepted = set(int(g) for g in (answers or {}).get("accept", []))
+    asked = {it["group"] for it in items}
     for p in proposals:
-        p["accepted"] = p["group"] in accepted
+        if p["group"] in asked:
+            p["accepted"] = p["group"] in accepted
     return proposals
 
 
@@ -244,8 +262,9 @@ async def merge(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, A
                                   "names": [clusters[i]["name"] for i in members],
                                   "edges": [[idx[e[0]], idx[e[1]], e[2], e[3]] for e in edges],
                                   "kappa": plan["kappa"], "accepted": True})
-    if ws.config.method.review and proposals:
-        proposals = _review_merges(proposals)
+    if (ws.config.method.review or ws.config.method.review_budget) and proposals:
+        proposals = _review_merges(proposals, clusters, left(ws.config.method.review_budget, state.get("verdicts", {})),
+                                   ws.config.method.review_order)
     taken = {i for p in proposals if p["accepted"] for i in p["clusters"]}
     merged = [c for i, c in enumerate(clusters) if i not in taken]
     todo = [p for p in proposals if p["accepted"]]
