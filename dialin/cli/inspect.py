@@ -67,4 +67,22 @@ def report_cmd(run_id: str, config_path: str | None, out: str | None, revision: 
         click.echo(f"wrote {path}")
 
 
-COMMANDS = [chat_cmd, report_cmd]
+@click.command("review")
+@click.argument("run_id", default="latest")
+@config_opt
+@click.option("--budget", type=click.IntRange(min=0), default=None,
+              help="Ask about at most this many clusters (default: method.review_budget, else all).")
+def review_cmd(run_id: str, config_path: str | None, budget: int | None) -> None:
+    """Keep reviewing a finished run: clusters with the most rows at stake first; each answer is a new revision."""
+    from dialin.inspect.review import review_run
+    from dialin.inspect.run_view import RunView
+
+    view = RunView.open(run_id, config_path)
+    if budget is None:
+        budget = view.config.method.review_budget
+    saved = review_run(view.store, view.run_id, lambda _it, choices: click.prompt(
+        "good, bad, skip or quit", type=click.Choice(choices), default="skip"), click.echo, budget)
+    click.echo(f"{saved} answers saved")
+
+
+COMMANDS = [chat_cmd, report_cmd, review_cmd]
