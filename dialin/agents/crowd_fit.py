@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from importlib.util import find_spec
 from typing import Any
 
+from dialin.agents.verdicts import Verdict
 from dialin.errors import DialinError
 
 FITTED = ("dawid_skene", "glad")
@@ -104,6 +105,14 @@ def _ds_accuracy(model: Any) -> dict[str, float]:
 def refit(verdicts: Mapping[str, dict], method: str) -> dict[str, dict]:
     """The verdicts a fitted aggregation re-decides (none for majority / weighted)."""
     return fit_crowd(verdicts, method)[0] if method in FITTED else {}
+
+
+def refit_all(verdicts: list[Verdict | None], method: str) -> list[Verdict | None]:
+    """A list of per-item crowd verdicts (None: not all voted) re-decided by a fitted ``method``."""
+    dumped = {str(i): v.model_dump() for i, v in enumerate(verdicts) if v is not None}
+    changed = refit(dumped, method)
+    return [Verdict.model_validate({k: x for k, x in changed[str(i)].items() if k != "aggregation"})
+            if str(i) in changed else v for i, v in enumerate(verdicts)]
 
 
 def crowd_summary(verdicts: Mapping[str, dict], method: str) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from dialin.agents.crowd import aggregate
+from dialin.agents.crowd_fit import refit_all
 from dialin.agents.judge import judge_one
 from dialin.agents.verdicts import Vote
 from dialin.config import Config
@@ -296,6 +297,7 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
     if len(crowd) >= 2:
         agg = [aggregate([v for v in vs if v], config.crowd.aggregation) if all(vs) else None
                for vs in zip(*(votes[r] for r in crowd))]
+        agg = refit_all(agg, config.crowd.aggregation)
         row = {"name": "crowd", "kind": "crowd", "model": "+".join(crowd),
                **score_answers(tests, [a.label if a else None for a in agg],
                                [a.p_good if a else None for a in agg], fold)}

@@ -90,3 +90,16 @@ def test_missing_crowdkit_names_the_install_line(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(DialinError, match="pip install"):
         fit_crowd(verdicts, "glad")
     assert CrowdConfig(aggregation="majority").aggregation == "majority"
+
+
+def test_refit_all_redecides_a_list_of_verdicts() -> None:
+    from dialin.agents.crowd_fit import refit_all
+    from dialin.agents.verdicts import Verdict
+
+    verdicts, truth = _crowd_verdicts(200, 8)
+    as_list = [Verdict.model_validate(v) for v in verdicts.values()] + [None]
+    out = refit_all(as_list, "dawid_skene")
+    assert out[-1] is None and len(out) == len(as_list)
+    ds = sum(v.label == t for v, t in zip(out, truth.values())) / len(truth)
+    assert ds >= _accuracy(verdicts, truth)
+    assert refit_all(as_list, "majority") == as_list
