@@ -11,8 +11,6 @@ from dialin.store import Store
 from fakes import FakeChat, factory, oracle_responder
 from test_graph import make_corpus
 
-pytest.importorskip("crowdkit", reason="crowd-kit not installed: pip install 'dialin[crowd]'")
-
 
 def _judge_role(model: str) -> dict:
     return {"endpoint": "local", "model": model, "prompt": "judge", "max_tokens": 2, "logprobs": True}
@@ -43,6 +41,7 @@ def _run(tmp_path, crowd: dict, labelled: bool):
 
 
 def test_dawid_skene_crowd_reports_each_members_accuracy(tmp_path):
+    pytest.importorskip("crowdkit", reason="crowd-kit not installed: pip install 'dialin[crowd]'")
     result, store = _run(tmp_path, {"aggregation": "dawid_skene"}, labelled=False)
     crowd = result["stats"]["judge"]["crowd"]
     assert crowd["aggregation"] == "dawid_skene" and set(crowd["members"]) == {"a", "b", "s"}
