@@ -13,7 +13,7 @@ from test_graph import make_corpus
 
 
 def _judge_role(model: str) -> dict:
-    return {"endpoint": "local", "model": model, "prompt": "judge", "max_tokens": 2, "logprobs": True}
+    return {"endpoint": "local", "model": model, "prompt": "judge", "max_tokens": 4, "logprobs": True}
 
 
 def _run(tmp_path, crowd: dict, labelled: bool):
