@@ -41,7 +41,7 @@ def resume_command(data_path: str | None, run_id: str, corpus_options: dict[str,
 def effective(row: dict[str, Any]) -> dict[str, Any]:
     """The row with its real status: a ``running`` run whose process has gone is ``interrupted``."""
     out = dict(row)
-    from dialin.llm.serve import _pid_alive  # one definition of "is this process alive" (zombies count as gone)
+    from dialin.llm.processes import _pid_alive  # one definition of "is this process alive" (zombies count as gone)
 
     if out.get("status") == "running" and out.get("pid") and out.get("host") == host() and not _pid_alive(out["pid"]):
         out["status"] = "interrupted"

@@ -20,12 +20,9 @@ waits for the model lock, and a request queued on it interrupts another client's
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +34,15 @@ from pathlib import Path
 from dialin.config import Config, EndpointConfig
 from dialin.errors import ConfigError, DialinError, EndpointUnreachable
 from dialin.llm.gguf import model_path_for
+from dialin.llm.processes import (  # noqa: F401 - vllm_serve reaches these through this module
+    HOST,
+    _children,
+    _free_port,
+    _log_tail,
+    _pid_alive,
+    _port_free,
+    _terminate,
+)
 from dialin.llm.server_state import (  # noqa: F401 - ServerInfo, servers_dir and state_path are public here too
     ServerInfo,
     _file_lock,
@@ -47,7 +53,6 @@ from dialin.llm.server_state import (  # noqa: F401 - ServerInfo, servers_dir an
     state_path,
 )
 
-HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
 PROBE_TIMEOUT_S = 3.0
@@ -88,29 +93,8 @@ if off:
 runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 
-# Popen objects of the servers this process started, so they can be reaped (no zombies).
-_children: dict[int, subprocess.Popen[bytes]] = {}
-
 
 # ------------------------------------------------------------------------- process checks
-
-def _pid_alive(pid: int) -> bool:
-    child = _children.get(pid)
-    if child is not None:
-        return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    try:  # a zombie still "exists" for kill(0)
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _is_our_server(info: ServerInfo) -> bool:
@@ -161,54 +145,6 @@ def _warm_up(base_url: str, timeout: float, model: str | None = None) -> str | N
 def _answers(info: ServerInfo, timeout: float = PROBE_TIMEOUT_S) -> bool:
     """The server's HTTP loop answers (without queueing on the model lock; vLLM: its cheap /health)."""
     return _http_ok(f"http://{HOST}:{info.port}/{'health' if info.backend == 'vllm' else 'openapi.json'}", timeout)
-
-
-def _log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-        return True
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if hasattr(os, "getpgid") and os.getpgid(pid) == pid:
-            os.killpg(pid, sig)  # started with start_new_session: the group is the server
-        else:
-            os.kill(pid, sig)
-
-
-def _terminate(pid: int, timeout_s: float) -> None:
-    """SIGTERM, wait up to ``timeout_s``, then SIGKILL; reap it if it is our child."""
-    _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _pid_alive(pid):
-        _signal(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-        deadline = time.monotonic() + 5.0
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    child = _children.pop(pid, None)
-    if child is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=1.0)
 
 
 def _check_runtime() -> None:

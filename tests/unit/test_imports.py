@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "dialin"
-MAX_LINES = 450  # "about 400": llm/serve.py is the one near it
+MAX_LINES = 400  # "about 400"
 MAX_TOP_LEVEL = 12
 
 
