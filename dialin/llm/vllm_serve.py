@@ -115,7 +115,8 @@ def hf_model_dir(endpoint: EndpointConfig) -> Path:
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
             script = Path(__file__).with_name("vllm_convert.py")
-            done = subprocess.run([str(vllm_python()), str(script), str(gguf), str(tmp)], capture_output=True,
+            # -P: the script's folder (dialin/llm, with its gguf.py) must not shadow the gguf package
+            done = subprocess.run([str(vllm_python()), "-P", str(script), str(gguf), str(tmp)], capture_output=True,
                                   text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
             if done.returncode != 0:
                 raise ConfigError(f"could not convert {gguf} into a Hugging Face folder for vLLM "
