@@ -172,6 +172,9 @@ class MethodConfig(_Strict):
     naming: Literal["llm", "select", "keywords"] = "keywords"
     """llm: the namer's answer; select: the namer's answer or a key-word objective, whichever embeds nearest the
     cluster; keywords: key-word objectives only, no LLM call (dialin/tools/naming.py)."""
+    language: str = "auto"
+    """The corpus's language: auto (detected: `dialin run` says what it found), en, zh, es, mixed, ...; picks the
+    key-word tokenizer, and for a language other than English the multilingual embedder (dialin/tools/language.py)."""
     merge: bool = True
     merge_distance: Literal["geodesic", "cosine"] = "geodesic"
     merge_gate: Literal["probabilistic", "deterministic"] = "probabilistic"

@@ -22,6 +22,8 @@ from dialin.llm.router import LLMRouter
 from dialin.store import Store
 from dialin.tools.vectors import cohesion
 from dialin.tools.keywords import KeywordIndex
+from dialin.tools.language import joins_words, language_of, tokenizer_for
+from dialin.tools.name_words import WordFacts
 from dialin.tools.vectors import cohesion
 
 
@@ -36,6 +38,8 @@ class Workspace:
     embedder: Embedder
     run_id: str
     _keywords: KeywordIndex | None = field(default=None, repr=False)
+    _facts: WordFacts | None = field(default=None, repr=False)
+    _language: str | None = field(default=None, repr=False)
 
     def texts(self, indices: list[int]) -> list[str]:
         return [self.corpus.unique_texts[i] for i in indices]
@@ -46,8 +50,22 @@ class Workspace:
     def keywords(self, members: list[int], k: int = 5) -> list[str]:
         """Distinctive words of these sentences against the whole corpus."""
         if self._keywords is None:
-            self._keywords = KeywordIndex(self.corpus.unique_texts)
+            self._keywords = KeywordIndex(self.corpus.unique_texts, tokenizer_for(self.language))
         return self._keywords.keywords(self.texts(members), k)
+
+    def word_facts(self) -> WordFacts:
+        """What the corpus says about its words (for grounded names: coverage, proper nouns, filler)."""
+        if self._facts is None:
+            self._facts = WordFacts(self.corpus.unique_texts, tokenizer_for(self.language),
+                                    joined=joins_words(self.language))
+        return self._facts
+
+    @property
+    def language(self) -> str:
+        """The corpus's language: ``method.language``, or detected when it is ``auto``."""
+        if self._language is None:
+            self._language = language_of(self.config, self.corpus.unique_texts)
+        return self._language
 
     @property
     def speakers(self) -> list[str] | None:

@@ -8,7 +8,9 @@ from dialin.agents.judge import format_sentences
 from dialin.errors import ParseError
 from dialin.llm.router import LLMRouter
 
-NAME_RE = re.compile(r"^[a-z]+-[a-z0-9]+(?:_[a-z0-9]+)*$")
+_OBJ = "a-z0-9\u00df-\u00f6\u00f8-\u024f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+"""What an objective is written with: ASCII, accented Latin, Chinese, Japanese and Korean (issue 20)."""
+NAME_RE = re.compile(f"^[a-z]+-[{_OBJ}]+(?:_[{_OBJ}]+)*$")
 
 
 NAME_PATTERN = r"[a-z]{2,12}-[a-z]{2,14}(_[a-z]{2,14}){0,2}"
@@ -23,14 +25,14 @@ def normalise_name(raw: str) -> str:
     "Report Lost Card" -> report-lost_card; "inquire_balance" -> inquire-balance.
     """
     text = raw.strip().strip("\"'`.").lower()
-    text = re.sub(r"[^a-z0-9\-_ /]+", " ", text)
+    text = re.sub(f"[^{_OBJ}\\-_ /]+", " ", text)
     if "-" in text:
         action, _, objective = text.partition("-")
     else:
         parts = re.split(r"[ _/]+", text.strip(), maxsplit=1)
         action, objective = (parts + [""])[:2]
     action = re.sub(r"[^a-z]", "", action) or "other"
-    objective = "_".join(w for w in re.split(r"[^a-z0-9]+", objective) if w) or "unspecified"
+    objective = "_".join(w for w in re.split(f"[^{_OBJ}]+", objective) if w) or "unspecified"
     return f"{action}-{objective}"
 
 
@@ -72,7 +74,8 @@ async def name_sample(router: LLMRouter, sentences: list[str], keywords: list[st
     ``grounded``: the objective must be made of the cluster's key words (see ``grounded_pattern``).
     """
     variables = {"sentences": format_sentences(sentences), "keywords": ", ".join(keywords or []) or "(none)"}
-    pattern = grounded_pattern(keywords) if grounded and keywords else (NAME_PATTERN, NAME_GRAMMAR)
+    ascii_kws = [k for k in keywords or [] if re.fullmatch(r"[a-z]+", k)]  # the grammar is ASCII (issue 20)
+    pattern = grounded_pattern(ascii_kws) if grounded and ascii_kws else (NAME_PATTERN, NAME_GRAMMAR)
     try:
         result = await router.complete(role, variables, pattern=pattern, stage=stage)
         raw = result.text

@@ -55,9 +55,11 @@ def _load(data: str, text_col: str, label_col: str | None, role_col: str | None,
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Embed with Ray Data over a Ray cluster: alone, a local Ray; 'auto' or ray://HEAD:10001 to join one "
                    "(needs: pip install 'dialin[ray]').")
+@click.option("--language", default=None, metavar="LANG",
+              help="The corpus's language (en, zh, es, mixed, ...; default: method.language, auto = detected).")
 @json_opt
 def run(data: str, config_path: str | None, out_dir: str | None, resume: str | None, as_json: bool,
-        ray_address: str | None = None, **corpus_kw: Any) -> None:
+        ray_address: str | None = None, language: str | None = None, **corpus_kw: Any) -> None:
     """Discover intents in DATA (CSV, TSV, JSONL or TXT)."""
     from dialin.progress import Progress, review_in_terminal
     from dialin.result import summary_rows, write_exports
@@ -66,8 +68,13 @@ def run(data: str, config_path: str | None, out_dir: str | None, resume: str | N
 
     # when one LLM call fails for good, LangGraph drops the run's queued calls unawaited: not news to a user
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
+    from dialin.tools.language import resolve_language
+
     config = _config(config_path)
     corpus = _load(data, **corpus_kw)
+    config, note = resolve_language(corpus.unique_texts, config, language)
+    if note:
+        click.echo(note, err=True)
     progress = Progress(enabled=not as_json or sys.stderr.isatty())
     store = Store(config.store_path())
     embedder, ray_info = None, None

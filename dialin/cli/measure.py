@@ -117,11 +117,13 @@ def eval_cmd(run_id: str, gold_path: str | None, text_col: str, label_col: str, 
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-namer", is_flag=True, help="Skip the namer check.")
 @click.option("--namer-only", is_flag=True, help="Ask no judge: the namer check and the embedding rows only.")
+@click.option("--language", default=None, metavar="LANG",
+              help="The corpus's language (en, zh, es, mixed, ...; default: method.language, auto = detected).")
 @config_opt
 @json_opt
 def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: str, split: str | None,
                    limit: int | None, n: int, per_difficulty: int, seed: int, no_namer: bool, namer_only: bool,
-                   config_path: str | None, as_json: bool) -> None:
+                   language: str | None, config_path: str | None, as_json: bool) -> None:
     """Measure coherence judges on gold-labelled test clusters built from DATA.
 
     Reports, per judge role and for the crowd: accuracy, AUC of P(good) (where logprobs
@@ -134,8 +136,13 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
 
     if no_namer and namer_only:
         raise click.UsageError("--no-namer and --namer-only leave nothing to measure: drop one of them")
+    from dialin.tools.language import resolve_language
+
     config = load_config(config_path)
     corpus = _corpus(data, text_col, label_col, split, limit)
+    config, note = resolve_language(corpus.unique_texts, config, language)
+    if note:
+        _say(note)
     role_list = [r.strip() for spec in roles for r in spec.split(",") if r.strip()] or None
     rep = judge_eval(corpus, config, _store(config), roles=role_list, n=n, per_difficulty=per_difficulty,
                      seed=seed, namer=not no_namer, judges=not namer_only,

@@ -18,6 +18,7 @@ from dialin.result import write_exports
 from dialin.inspect import edits
 from dialin.inspect.queries import clip, cluster_line, fmt_verdict
 from dialin.inspect.run_view import RunView
+from dialin.tools.name_words import explain_clusters
 
 Confirm = Callable[[str, str], bool]
 YES = {"y", "yes", "ok", "okay", "confirm", "confirmed", "true", "1", "save", "approve", "accept"}
@@ -53,7 +54,8 @@ def rename_cluster(view: RunView, cluster_id: int, name: str, confirm: Confirm =
     old = edits.find_cluster(r, cluster_id)["name"]
     new = edits.rename(r, cluster_id, name)
     now = edits.find_cluster(new, cluster_id)["name"]
-    return _apply(view, new, f"rename {cluster_id} '{old}' to '{now}'", f"{old} -> {now}", confirm)
+    why = f"\nwhy '{old}': {explain_clusters(r)[cluster_id]}\nwhy '{now}': {explain_clusters(new)[cluster_id]}"
+    return _apply(view, new, f"rename {cluster_id} '{old}' to '{now}'", f"{old} -> {now}{why}", confirm)
 
 
 def merge_clusters(view: RunView, a: int, b: int, name: str | None = None,

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dialin.tools.name_words import explain_clusters
+
 Projection = Literal["auto", "pca", "tsne"]
 TEMPLATE = Path(__file__).with_name("report_template.html")
 DATA_MARK = "/*DIALIN_DATA*/"
@@ -76,9 +78,10 @@ def report_data(result: dict[str, Any], X: np.ndarray | None = None, *, projecti
     """Everything the page shows, as plain JSON-able data."""
     texts = result["unique_texts"]
     clusters = []
+    why = explain_clusters(result) if result["clusters"] else {}
     for c in result["clusters"]:
         v = c.get("verdict") or {}
-        clusters.append({"id": c["id"], "name": c["name"], "role": c.get("role"), "size": c["size"],
+        clusters.append({"id": c["id"], "name": c["name"], "why": why.get(c["id"]), "role": c.get("role"), "size": c["size"],
                          "n_unique": c["n_unique"], "cohesion": c.get("cohesion"), "verdict": _verdict(v),
                          "sample": list(v.get("sample") or []), "members": list(c["members"]),
                          "merged_from": [p.get("name") for p in c.get("merged_from") or []]})

@@ -40,8 +40,11 @@ from dialin.llm.router import LLMRouter
 from dialin.measure.metrics import heldout_accuracy, roc_auc
 from dialin.store import Store
 from dialin.tools.keywords import KeywordIndex
+from dialin.tools.language import joins_words, language_of, tokenizer_for
+from dialin.tools.name_words import WordFacts
 from dialin.tools.vectors import cohesion
 from dialin.tools.naming import name_cluster
+from dialin.tools.speakers import cluster_role
 from dialin.tools.sampling import sample as sample_fn
 
 Tick = Callable[[], None]
@@ -213,10 +216,13 @@ def _role_row(name: str, kind: str, model: str, tests: list[TestCluster], votes:
 
 
 async def _namer_check(router: LLMRouter, embedder: Any, tests: list[TestCluster], shown: list[list[str]],
-                       gold_names: list[str], texts: list[str], X: np.ndarray, tick: Tick | None) -> dict[str, Any]:
+                       gold_names: list[str], texts: list[str], X: np.ndarray, tick: Tick | None,
+                       roles: list[str] | None = None) -> dict[str, Any]:
     idx = [i for i, t in enumerate(tests) if t.gold == "good"]
     gate = EndpointGates(router.config)
-    index = KeywordIndex(texts)
+    lang = language_of(router.config, texts)
+    index = KeywordIndex(texts, tokenizer_for(lang))
+    facts = WordFacts(texts, tokenizer_for(lang), joined=joins_words(lang))
     m = router.config.method
 
     async def one(i: int) -> str | None:
@@ -225,7 +231,9 @@ async def _namer_check(router: LLMRouter, embedder: Any, tests: list[TestCluster
         try:
             async with gate("namer"):
                 return await name_cluster(router, embedder, shown[i], keywords, X[members], mode=m.naming,
-                                          grounded=m.grounded_names, stage="namer_eval")
+                                          grounded=m.grounded_names, stage="namer_eval",
+                                          texts=[texts[j] for j in members], facts=facts,
+                                          role=cluster_role(members, roles, None) if roles else None)
         except LLMCallError:
             return None
         finally:
@@ -325,7 +333,7 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
         ntick = tick_factory(sum(t.gold == "good" for t in tests), "naming") if tick_factory else None
         gold_names = sorted(set(labels))
         namer_out = await _namer_check(router, embedder, tests, shown, gold_names, list(corpus.unique_texts), X,
-                                       ntick)
+                                       ntick, corpus.unique_roles)
         namer_out |= _cost(store, run_id, role="namer")
     return {
         "run_id": run_id, "data": corpus.source, "rows": len(corpus), "unique": len(corpus.unique_texts),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 STOPWORDS = frozenset("""
 a about after again all also am an and any are as at be been but by can could did do does doing don
@@ -25,11 +25,12 @@ def tokens(text: str) -> list[str]:
 class KeywordIndex:
     """Document frequencies of a corpus; ``keywords(texts)`` ranks a cluster's words."""
 
-    def __init__(self, corpus: Sequence[str]) -> None:
+    def __init__(self, corpus: Sequence[str], tokenize: Callable[[str], list[str]] = tokens) -> None:
+        self.tokenize = tokenize  # English: tokens(); other languages: dialin/tools/language.py
         self.n = max(1, len(corpus))
-        self.df = Counter(w for t in corpus for w in set(tokens(t)))
+        self.df = Counter(w for t in corpus for w in set(tokenize(t)))
 
     def keywords(self, texts: Sequence[str], k: int = 5) -> list[str]:
-        tf = Counter(w for t in texts for w in tokens(t))
+        tf = Counter(w for t in texts for w in self.tokenize(t))
         score = {w: c * math.log(1 + self.n / (1 + self.df.get(w, 0))) for w, c in tf.items()}
         return [w for w, _ in sorted(score.items(), key=lambda x: (-x[1], x[0]))[:k]]

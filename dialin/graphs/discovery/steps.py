@@ -82,8 +82,10 @@ async def judge_pair(ws: Workspace, a: list[int], b: list[int], checks: int = 1,
 async def name_indices(ws: Workspace, indices: list[int], stage: str = "name") -> str:
     m = ws.config.method
     shown = [] if m.naming == "keywords" else ws.texts(sample_indices(ws, indices))  # only a namer reads a sample
+    role = cluster_role(indices, ws.speakers, None) if ws.speakers else None
     return await name_cluster(ws.router, ws.embedder, shown, ws.keywords(indices, 8), ws.X[indices], mode=m.naming,
-                              grounded=m.grounded_names, stage=stage)
+                              grounded=m.grounded_names, stage=stage, texts=ws.texts(indices),
+                              facts=ws.word_facts(), role=role)
 
 
 async def propose_ks(ws: Workspace, n_unassigned: int, history: list[dict], center: int | None = None) -> list[int]:
