@@ -8,6 +8,8 @@ import re
 from types import SimpleNamespace
 from typing import Any, Callable
 
+import numpy as np
+
 Responder = Callable[[dict[str, Any]], str]
 
 
@@ -77,3 +79,33 @@ def oracle_responder(gold: dict[str, str]) -> Responder:
         return top
 
     return respond
+
+
+class WordEncoder:
+    """Bag of words: each word its own direction, a text the unit sum of its words (so overlap is closeness)."""
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.vocab: dict[str, int] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        rows = []
+        for t in texts:
+            v = np.zeros(self.dim)
+            for w in re.findall(r"[a-z]+", t.lower()):
+                v[self.vocab.setdefault(w, len(self.vocab))] += 1.0
+            rows.append(v / (np.linalg.norm(v) or 1.0))
+        return np.array(rows)
+
+
+def naming_router(tmp_path: Any, fake: FakeChat, naming: str) -> Any:
+    """An LLMRouter whose every endpoint is FAKE, with ``method.naming`` set (for the namer's unit tests)."""
+    from dialin.config import load_config
+    from dialin.llm.router import LLMRouter
+    from dialin.store import Store
+
+    config = load_config(overrides={
+        "store": str(tmp_path / "s.db"), "embedder": {"kind": "toy"},
+        "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "openai"}},
+        "method": {"naming": naming}})
+    return LLMRouter(config, Store(config.store_path()), run_id="r", base_urls={}, client_factory=factory(fake))

@@ -6,32 +6,11 @@ from __future__ import annotations
 import asyncio
 import re
 
-import numpy as np
-
 from dialin.agents.namer import is_valid_name
-from dialin.config import load_config
-from dialin.llm.router import LLMRouter
-from dialin.store import Store
 from dialin.tools.name_words import (WordFacts, action_support, audit_names, candidate_actions, explain_name,
                                      proper_nouns, role_actions)
 from dialin.tools.naming import answer_ok, grounded_name, name_cluster
-from fakes import FakeChat, factory
-
-
-class WordEncoder:
-    """Bag of words: overlap is closeness."""
-
-    def __init__(self) -> None:
-        self.vocab: dict[str, int] = {}
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        rows = []
-        for t in texts:
-            v = np.zeros(256)
-            for w in re.findall(r"[a-z]+", t.lower()):
-                v[self.vocab.setdefault(w, len(self.vocab))] += 1.0
-            rows.append(v / (np.linalg.norm(v) or 1.0))
-        return np.array(rows)
+from fakes import FakeChat, WordEncoder, naming_router
 
 
 LOST = ["I lost my card yesterday, it's Anil Bennett speaking",
@@ -71,7 +50,7 @@ def test_actions_come_from_what_members_do_within_the_role() -> None:
 
 
 def test_the_grounded_name_is_made_of_shared_words() -> None:
-    enc = WordEncoder()
+    enc = WordEncoder(256)
     facts = WordFacts(CORPUS)
     name = grounded_name(enc, enc.encode(LOST), LOST, facts, role="customer")
     assert is_valid_name(name) and name.startswith("report-") and "card" in name
@@ -93,16 +72,8 @@ def test_a_namers_answer_is_checked_against_the_same_rules() -> None:
     assert not answer_ok("other-unspecified", LOST, facts, None)
 
 
-def _router(tmp_path, fake: FakeChat, naming: str) -> LLMRouter:  # noqa: ANN001
-    config = load_config(overrides={
-        "store": str(tmp_path / "s.db"), "embedder": {"kind": "toy"},
-        "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "openai"}},
-        "method": {"naming": naming}})
-    return LLMRouter(config, Store(config.store_path()), run_id="r", base_urls={}, client_factory=factory(fake))
-
-
 def test_a_namer_that_breaks_the_rules_gives_way_to_the_grounded_name(tmp_path) -> None:  # noqa: ANN001
-    enc = WordEncoder()
+    enc = WordEncoder(256)
     facts = WordFacts(CORPUS)
     grounded = grounded_name(enc, enc.encode(LOST), LOST, facts, role="customer")
     for k, (answer, mode, expected) in enumerate([("report-anil_bennett", "llm", grounded),  # fails: the grounded name
@@ -110,7 +81,7 @@ def test_a_namer_that_breaks_the_rules_gives_way_to_the_grounded_name(tmp_path) 
                                    ("report-anil_bennett", "select", grounded)]):  # cannot compete
         fake = FakeChat(lambda request, a=answer: a)
         (tmp_path / str(k)).mkdir()  # a store each: the LLM cache would answer the second ask
-        name = asyncio.run(name_cluster(_router(tmp_path / str(k), fake, mode), enc, LOST, ["card"], enc.encode(LOST),
+        name = asyncio.run(name_cluster(naming_router(tmp_path / str(k), fake, mode), enc, LOST, ["card"], enc.encode(LOST),
                                         mode=mode, grounded=False, texts=LOST, facts=facts, role="customer"))
         assert name == expected and len(fake.history) == 1
 
@@ -130,7 +101,7 @@ def test_explain_and_audit_show_coverage() -> None:
 def test_members_giving_their_details_are_named_so_not_by_their_names() -> None:
     details = ["It's Anil Bennett, 12 March 1984", "Margaret Orchard, born 3 June 1979", "Rhys Doherty, CF10 4AB"]
     corpus = details + CORPUS
-    enc = WordEncoder()
+    enc = WordEncoder(256)
     name = grounded_name(enc, enc.encode(details), details, WordFacts(corpus), "customer")
     assert name == "provide-personal_details"
     rep = audit_names([("thank-agent", ["thanks"]), (name, details)], corpus)

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 import numpy as np
 import pytest
 
 from dialin.agents.namer import is_valid_name
-from dialin.config import load_config
-from dialin.llm.router import LLMRouter
-from dialin.store import Store
 from dialin.tools.naming import choose_name, keyword_objectives, name_cluster
-from fakes import FakeChat, factory
-
-
-class WordEncoder:
-    """Bag of words: each word its own direction, a text the unit sum of its words (so overlap is closeness)."""
-
-    def __init__(self) -> None:
-        self.vocab: dict[str, int] = {}
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        rows = []
-        for t in texts:
-            v = np.zeros(64)
-            for w in re.findall(r"[a-z]+", t.lower()):
-                v[self.vocab.setdefault(w, len(self.vocab))] += 1.0
-            rows.append(v / (np.linalg.norm(v) or 1.0))
-        return np.array(rows)
+from fakes import FakeChat, WordEncoder, naming_router
 
 
 CARD = ["card arrival late", "card arrival when", "card arrival tracking", "report card arrival"]
@@ -65,14 +45,6 @@ def test_the_namers_answer_competes_and_can_win() -> None:
     assert choose_name(enc, members, []) == "other-unspecified"
 
 
-def _router(tmp_path, fake: FakeChat, naming: str) -> LLMRouter:  # noqa: ANN001
-    config = load_config(overrides={
-        "store": str(tmp_path / "s.db"), "embedder": {"kind": "toy"},
-        "endpoints": {"local": {"base_url": "http://fake.invalid/v1", "backend": "openai"}},
-        "method": {"naming": naming}})
-    return LLMRouter(config, Store(config.store_path()), run_id="r", base_urls={}, client_factory=factory(fake))
-
-
 @pytest.mark.parametrize("mode,calls,expected", [
     ("llm", 1, "inquire-when"),  # the namer's answer as it is
     ("select", 1, "report-card_arrival"),  # asked, and out-voted by the key words
@@ -80,7 +52,7 @@ def _router(tmp_path, fake: FakeChat, naming: str) -> LLMRouter:  # noqa: ANN001
 ])
 def test_naming_modes(tmp_path, mode: str, calls: int, expected: str) -> None:  # noqa: ANN001
     fake = FakeChat(lambda request: "inquire-when")
-    router = _router(tmp_path, fake, mode)
+    router = naming_router(tmp_path, fake, mode)
     enc = WordEncoder()
     name = asyncio.run(name_cluster(router, enc, CARD, ["card", "arrival", "late"], enc.encode(CARD), mode=mode,
                                     grounded=False))
@@ -90,5 +62,5 @@ def test_naming_modes(tmp_path, mode: str, calls: int, expected: str) -> None:  
 
 def test_an_unknown_naming_mode_is_refused(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="llm, select, keywords"):
-        asyncio.run(name_cluster(_router(tmp_path, FakeChat(), "llm"), WordEncoder(), CARD, ["card"],
+        asyncio.run(name_cluster(naming_router(tmp_path, FakeChat(), "llm"), WordEncoder(), CARD, ["card"],
                                  np.ones((1, 64)), mode="guess"))
