@@ -9,7 +9,7 @@ from dialin.config import load_config
 from dialin.errors import ConfigError
 from dialin.tools.keywords import KeywordIndex, tokens
 from dialin.tools.language import cjk_tokens, detect_language, resolve_language, tokenizer_for, unicode_tokens
-from dialin.tools.name_words import WordFacts, action_support, candidate_actions
+from dialin.tools.name_words import WordFacts, action_support, audit_names, candidate_actions
 
 ZH = ["我的银行卡丢了，怎么办？", "银行卡丢了，麻烦帮我挂失一下。", "卡被偷了，钱包整个都不见了。", "我想查一下我的账户余额。",
       "请问我卡里还有多少钱？", "余额多少？"]
@@ -65,3 +65,12 @@ def test_run_picks_the_multilingual_embedder_and_says_so(tmp_path) -> None:  # n
     assert kept.embedder.kind == "toy" and "as configured" in note
     with pytest.raises(ConfigError, match="not a language code"):
         resolve_language(ZH, config, "chinese!")
+
+
+def test_the_audit_reads_chinese_words_in_the_members_text() -> None:
+    lost, balance = ZH[:3], ZH[3:]
+    rep = audit_names([("report-银行卡", lost), ("inquire-余额", balance), ("inquire-密码", balance)], ZH)
+    assert [r["name"] for r in rep["rare_word"]] == ["inquire-密码"]  # 密码 is in no member: 0% of them
+    assert rep["rare_share"] == round(1 / 3, 4)
+    held = audit_names([("report-银行卡", lost)], ZH, floor=0.7)  # 银行卡 is in 2 of the 3 members
+    assert [r["words"] for r in held["rare_word"]] == [["银行卡 67%"]]
