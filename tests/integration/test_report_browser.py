@@ -35,7 +35,7 @@ def browser():
 
 def visible_rows(b: Browser) -> list[str]:
     return b.eval("[...document.querySelectorAll('#cluster-table tbody tr')].filter(r => !r.hidden)"
-                  ".map(r => r.children[1].textContent)")
+                  ".map(r => r.querySelector('.cname').textContent)")
 
 
 def test_report_in_a_browser(view, browser, tmp_path):  # noqa: F811
