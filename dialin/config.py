@@ -193,12 +193,19 @@ class MethodConfig(_Strict):
     """treecut's tree: exact Ward up to exact_limit sentences, else Ward on K-means micro-clusters."""
     exact_limit: int = Field(5000, ge=2)
     micro_clusters: int = Field(3000, ge=2)
+    tree_start: float = Field(2.0, gt=0.0)
+    """treecut: the cut starts at tree_start x sqrt(n/2) clusters (the ratio loop's first K, doubled: the nodes
+    above it are nearly always mixtures the judge would call bad, one call each)."""
     min_cluster_size: int = Field(5, ge=1)
     """treecut: a node smaller than this is not judged; its sentences are reassigned at the end."""
     merge_rounds: int = Field(3, ge=0)
     """treecut: rounds of judge-verified merges (each cluster's nearest neighbour, one merge per cluster per round)."""
     merge_checks: int = Field(1, ge=1)
     """treecut: independent mixed samples that must all be judged good before two clusters merge."""
+    judge_budget_total: int | None = Field(None, ge=0)
+    """treecut: most LLM judge calls over the whole run (node verdicts and merge checks; each crowd member's vote
+    counts). Beyond it nodes are decided by the cascade's score against its band's middle and merges stop
+    (None = no cap). Unlike judge_budget (per iteration/round), it bounds the run."""
     reassign_similarity: float = -1.0
     """treecut: what the judge left out joins the nearest kept cluster at this cosine or more (-1: all join)."""
     review: bool = False

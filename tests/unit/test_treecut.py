@@ -41,7 +41,8 @@ def test_merge_candidates_pair_each_cluster_once() -> None:
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     pairs = merge_candidates(X, [[0], [1], [2], [3], [4]])
     assert set(pairs) == {(0, 1), (2, 3)}
-    assert start_k(3079) == 39 and start_k(1) == 1
+    assert (0, 1) not in merge_candidates(X, [[0], [1], [2], [3], [4]], refused={(0, 1)})  # refused: not again
+    assert start_k(3079) == 39 and start_k(3079, 2.0) == 78 and start_k(1) == 1
 
 
 @pytest.mark.parametrize("checks", [1, 2])
@@ -54,3 +55,15 @@ def test_treecut_loop_finds_the_intents(tmp_path, checks) -> None:
     assert "hierarchy: exact" in result["stop_reason"]
     stages = {c["stage"] for c in store.calls(result["run_id"])}
     assert {"judge", "merge"} <= stages  # node verdicts and merge checks both asked the (fake) LLM
+
+
+@pytest.mark.parametrize("budget", [0, 7])
+def test_the_run_wide_judge_budget_bounds_the_llm_judge_calls(tmp_path, budget) -> None:
+    result, fake, store, labels = run(tmp_path, loop="treecut", min_cluster_size=2, merge_checks=2,
+                                      judge_budget_total=budget)
+    judged = [c for c in store.calls(result["run_id"]) if c["role"] == "judge"]
+    assert len(judged) <= budget  # node verdicts and merge checks together
+    assert len(result["row_labels"]) == len(labels)  # beyond the budget the cascade's score decides: a result anyway
+    (tmp_path / "free").mkdir()
+    unbounded, _, free_store, _ = run(tmp_path / "free", loop="treecut", min_cluster_size=2, merge_checks=2)
+    assert len([c for c in free_store.calls(unbounded["run_id"]) if c["role"] == "judge"]) > 7  # the cap bit

@@ -69,6 +69,12 @@ class DiscoveryState(TypedDict, total=False):
     """treecut: sentences of nodes too small to judge, reassigned at the end."""
     pairs: dict[str, list[int]]
     """treecut: verdict key -> the two accepted clusters' positions a merge check is about."""
+    tree_spent: int
+    """treecut: LLM judge calls asked so far (nodes and merge checks), against method.judge_budget_total."""
+    tree_refused: list[list[str]]
+    """treecut: merges the judge refused (two cluster digests): the next round asks each cluster's next nearest."""
+    tree_split: list[list[int]]
+    """treecut: the two children of each node judged bad: a merge of exactly these two is not asked again."""
 
 
 class JudgeTask(TypedDict, total=False):

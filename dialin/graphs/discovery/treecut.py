@@ -7,13 +7,17 @@
 
 1. One Ward tree of all sentences (``dialin.tools.hierarchy``: exact, or Ward on K-means
    micro-clusters for large n; the path is chosen by size and reported). The cut starts at
-   sqrt(n/2) clusters; each node is judged (the cascade first, then the LLM): good nodes are
+   ``tree_start`` x sqrt(n/2) clusters; each node is judged (the cascade first, then the LLM): good nodes are
    kept, bad nodes are replaced by their two children, nodes below ``min_cluster_size`` are
    set aside. K emerges.
 2. ``merge_rounds`` rounds of merges: each kept cluster's nearest kept cluster (centroid
    cosine), the closest pairs first, one merge per cluster per round; the judge sees a mixed
    sample, half from each, and all ``merge_checks`` samples must be good.
+   A pair whose union is a node the judge already called bad is not asked again.
 3. What was set aside joins the nearest kept cluster (``reassign_similarity``; -1: all do).
+
+``judge_budget_total`` caps the LLM judge calls of the whole run (nodes, the biggest first, and merge
+checks); beyond it nodes are decided by the cascade's score and no more merges are asked.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from langgraph.types import Send
 from dialin.graphs.discovery.shared import _emit, _ws, cluster_key, pending
 from dialin.graphs.discovery.state import Context, DiscoveryState, JudgeTask
 from dialin.graphs.discovery.steps import judge_pair
-from dialin.tools.cascade import triage
+from dialin.tools.cascade import fallback_verdict, triage
 from dialin.tools.hierarchy import Hierarchy, build_hierarchy
 from dialin.tools.leftovers import assign_leftovers, centroids
 from dialin.workspace import Workspace
@@ -48,17 +52,36 @@ def tree_of(ws: Workspace, U: list[int]) -> Hierarchy:
     return _TREES[key]
 
 
-def start_k(n: int) -> int:
-    return min(n, max(2, round(math.sqrt(n / 2))))
+def start_k(n: int, factor: float = 1.0) -> int:
+    return min(n, max(2, round(factor * math.sqrt(n / 2))))
+
+
+def budget_left(ws: Workspace, state: DiscoveryState) -> int | None:
+    """LLM judge calls the run may still ask (method.judge_budget_total), None = no cap."""
+    total = ws.config.method.judge_budget_total
+    return None if total is None else max(0, total - state.get("tree_spent", 0))
+
+
+def within_budget(ws: Workspace, state: DiscoveryState, to_judge: dict[str, list[int]],
+                  cost: int) -> tuple[dict[str, list[int]], list[str]]:
+    """The part of ``to_judge`` the run-wide budget pays for (``cost`` calls each, in the given order) and the
+    keys left over."""
+    left = budget_left(ws, state)
+    if left is None:
+        return to_judge, []
+    keys = list(to_judge)
+    n = min(len(keys), left // max(1, cost))
+    return {k: to_judge[k] for k in keys[:n]}, keys[n:]
 
 
 def tree_start(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]:
     ws = _ws(runtime)
     U = state["unassigned"]
     h = tree_of(ws, U)
-    k0 = start_k(len(U))
+    k0 = start_k(len(U), ws.config.method.tree_start)
     _emit(runtime, stage="hierarchy", path=h.path, leaves=h.m, n=len(U), start_k=k0)
-    return {"frontier": h.cut_nodes(k0), "tree_round": 1, "tree_accepted": [], "tree_rest": [],
+    return {"frontier": h.cut_nodes(k0), "tree_round": 1, "tree_accepted": [], "tree_rest": [], "tree_spent": 0,
+            "tree_split": [],
             "history": [{"iteration": 0, "stage": "hierarchy", "path": h.path, "leaves": h.m, "n": len(U),
                          "start_k": k0}]}
 
@@ -77,8 +100,13 @@ def tree_cluster(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, 
         key = cluster_key(r, members)
         nodes[key], unique[key] = node, members
     decided, to_judge = triage(ws, unique)
+    to_judge = dict(sorted(to_judge.items(), key=lambda kv: (-len(kv[1]), kv[0])))  # the budget goes to big nodes
+    to_judge, over = within_budget(ws, state, to_judge, len(ws.config.judges()))
+    for key in over:
+        decided[key] = fallback_verdict(ws, unique[key], "the run-wide judge budget is spent")
     _emit(runtime, stage="cluster", iteration=r, total=len(to_judge), cascade=len(decided))
     return {"tree_nodes": nodes, "to_judge": to_judge, "tree_rest": state.get("tree_rest", []) + small,
+            "tree_spent": state.get("tree_spent", 0) + len(to_judge) * len(ws.config.judges()),
             "verdicts": {k: v.model_dump() for k, v in decided.items()}}
 
 
@@ -93,19 +121,20 @@ def tree_step(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any
     h = tree_of(ws, U)
     r = state["tree_round"]
     verdicts = state.get("verdicts", {})
-    kept, split, rest = [], [], []
+    kept, split, rest, pairs = [], [], [], []
     for key, node in state.get("tree_nodes", {}).items():
         v = verdicts[key]
         members = [U[i] for i in h.members(node)]
         if v["label"] == "good":
-            kept.append({"members": members, "verdict": v, "iteration": r, "k": None})
+            kept.append({"members": members, "verdict": v, "iteration": r, "k": None, "node": node})
         elif h.children(node) is None:
             rest.extend(members)
         else:
             split.extend(h.children(node) or ())
+            pairs.append(sorted(h.children(node) or ()))
     _emit(runtime, stage="select_k", iteration=r, k=len(kept), ratio=None, kept=len(kept), left=len(split), stop="")
     return {"tree_accepted": state.get("tree_accepted", []) + kept, "tree_rest": state.get("tree_rest", []) + rest,
-            "frontier": split, "tree_round": r + 1,
+            "frontier": split, "tree_round": r + 1, "tree_split": state.get("tree_split", []) + pairs,
             "history": [{"iteration": r, "stage": "tree", "judged": len(state.get("tree_nodes", {})),
                          "good": len(kept), "bad": len(split) // 2, "good_sentences": sum(len(c["members"])
                                                                                           for c in kept)}]}
@@ -115,13 +144,19 @@ def after_tree(state: DiscoveryState) -> str:
     return "tree_cluster" if state.get("frontier") else "pair_cluster"
 
 
-def merge_candidates(X: np.ndarray, clusters: list[list[int]]) -> list[tuple[int, int]]:
-    """Each cluster's nearest cluster (centroid cosine), closest pairs first, each cluster in one pair at most."""
+def merge_candidates(X: np.ndarray, clusters: list[list[int]],
+                     refused: set[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """Each cluster's nearest cluster (centroid cosine) but those of the ``refused`` pairs (positions), closest
+    pairs first, each cluster in one pair at most."""
     if len(clusters) < 2:
         return []
     C = centroids(X, clusters)
     S = C @ C.T
     np.fill_diagonal(S, -np.inf)
+    for i, j in refused or ():
+        S[i, j] = S[j, i] = -np.inf
+    if not np.isfinite(S).any():
+        return []
     nn = S.argmax(1)
     pairs = sorted({(min(i, int(j)), max(i, int(j))) for i, j in enumerate(nn)}, key=lambda p: (-S[p], p))
     used: set[int] = set()
@@ -133,21 +168,37 @@ def merge_candidates(X: np.ndarray, clusters: list[list[int]]) -> list[tuple[int
     return out
 
 
+def digest(members: list[int]) -> str:
+    """A cluster's identity across merge rounds."""
+    return cluster_key(0, members).split(":")[1]
+
+
 def pair_cluster(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]:
     ws = _ws(runtime)
     m = ws.config.method
     r = state["tree_round"]
-    clusters = [c["members"] for c in state.get("tree_accepted", [])]
+    accepted = state.get("tree_accepted", [])
+    clusters = [c["members"] for c in accepted]
     if m.merge_rounds <= 0 or sum(1 for h in state.get("history", []) if h.get("stage") == "merge") >= m.merge_rounds:
         return {"pairs": {}, "to_judge": {}}
+    seen = {tuple(p) for p in state.get("tree_split", [])}  # unions the judge already called bad as a tree node
+    ids = {digest(c): k for k, c in enumerate(clusters)}
+    refused = {(ids[a], ids[b]) for a, b in state.get("tree_refused", []) if a in ids and b in ids}
     pairs, unique = {}, {}
-    for i, j in merge_candidates(ws.X, clusters):
+    for i, j in merge_candidates(ws.X, clusters, refused):
+        if tuple(sorted((accepted[i].get("node", -1), accepted[j].get("node", -2)))) in seen:
+            continue
         key = "m" + cluster_key(r, clusters[i]) + ":" + cluster_key(r, clusters[j]).split(":")[1]
         pairs[key] = [i, j]
         unique[key] = clusters[i] + clusters[j]
     decided, to_judge = triage(ws, unique)
+    cost = m.merge_checks * len(ws.config.judges())
+    to_judge, over = within_budget(ws, state, to_judge, cost)
+    for key in over:  # the run-wide budget is spent: these pairs are not asked and stay apart
+        del pairs[key]
     _emit(runtime, stage="cluster", iteration=r, total=len(to_judge), cascade=len(decided))
-    return {"pairs": pairs, "to_judge": to_judge, "verdicts": {k: v.model_dump() for k, v in decided.items()}}
+    return {"pairs": pairs, "to_judge": to_judge, "tree_spent": state.get("tree_spent", 0) + len(to_judge) * cost,
+            "verdicts": {k: v.model_dump() for k, v in decided.items()}}
 
 
 def pair_fan_out(state: DiscoveryState) -> list[Send] | str:
@@ -173,17 +224,20 @@ def pair_step(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any
     if not pairs:
         return {"stop_reason": "tree cut and merges done"}
     verdicts = state.get("verdicts", {})
-    merged, taken = [], set()
+    merged, taken, refused = [], set(), []
     for key, (i, j) in pairs.items():
+        a, b = accepted[i], accepted[j]
         if verdicts[key]["label"] == "good":
-            a, b = accepted[i], accepted[j]
             merged.append({"members": a["members"] + b["members"], "verdict": {**verdicts[key], "source": "merge"},
                            "iteration": min(a["iteration"], b["iteration"]), "k": None})
             taken.update((i, j))
+        else:
+            refused.append([digest(a["members"]), digest(b["members"])])  # the next round asks the next nearest
     _emit(runtime, stage="merge", proposed=len(pairs), merged=len(merged))
     out: dict[str, Any] = {"history": [{"iteration": state["tree_round"], "stage": "merge", "pairs": len(pairs),
                                         "merged": len(merged)}], "tree_round": state["tree_round"] + 1,
-                           "tree_accepted": merged + [c for k, c in enumerate(accepted) if k not in taken]}
+                           "tree_accepted": merged + [c for k, c in enumerate(accepted) if k not in taken],
+                           "tree_refused": state.get("tree_refused", []) + refused}
     if not merged:
         out["pairs"] = {}
         out["stop_reason"] = "tree cut and merges done"
