@@ -206,6 +206,10 @@ class MethodConfig(_Strict):
     """treecut: most LLM judge calls over the whole run (node verdicts and merge checks; each crowd member's vote
     counts). Beyond it nodes are decided by the cascade's score against its band's middle and merges stop
     (None = no cap). Unlike judge_budget (per iteration/round), it bounds the run."""
+    dissolve_below: float = Field(0.0, ge=0.0, lt=1.0)
+    """treecut: after the merges, a kept cluster smaller than this share of the median kept cluster's size is
+    dissolved and its sentences join the nearest remaining cluster like those set aside (0: none). Fragments the
+    merges left over; it also removes genuinely small intents, so keep it low on unbalanced corpora."""
     reassign_similarity: float = -1.0
     """treecut: what the judge left out joins the nearest kept cluster at this cosine or more (-1: all join)."""
     review: bool = False

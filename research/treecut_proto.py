@@ -58,13 +58,14 @@ class Judge:
     def __init__(self, X, gold, spec: SimSpec, n: int = 20, seed: int = 0, budget: int | None = None):
         self.X, self.gold, self.spec, self.n, self.seed, self.budget = X, gold, spec, n, seed, budget
         self.calls = 0
+        self.reorder = True
 
     def left(self) -> bool:
         return self.budget is None or self.calls < self.budget
 
     def ask(self, picked: list[int]) -> bool:
         self.calls += 1
-        key = hashlib.sha1((self.spec.model_name + ":" + ",".join(map(str, sorted(picked)))).encode()).hexdigest()
+        key = hashlib.sha1((self.spec.model_name + ":" + ",".join(map(str, picked))).encode()).hexdigest()
         return judge([self.gold[i] for i in picked], self.spec, key).label == "good"
 
     def node(self, members: list[int]) -> bool:
@@ -75,6 +76,8 @@ class Judge:
         for c in range(checks):
             picked = (sample(self.X, a, n=half, strategy="convex", seed=self.seed + c)
                       + sample(self.X, b, n=half, strategy="convex", seed=self.seed + c))
+            if c and self.reorder:  # as dialin/graphs/discovery/steps.judge_pair: another order, a new question
+                picked = [picked[i] for i in np.random.default_rng(self.seed + c).permutation(len(picked))]
             if not self.ask(picked):
                 return False
         return True
@@ -128,6 +131,7 @@ def run(X, gold, a) -> dict:
     n = len(X)
     spec = SimSpec(accuracy=a.acc, purity=a.purity, hard=a.hard)
     J = Judge(X, gold, spec, seed=a.seed, budget=a.budget)
+    J.reorder = not a.same_order
     h = build_hierarchy(X, seed=a.seed)
     k0 = min(n, max(2, round(a.start * math.sqrt(n / 2))))
     min_size = a.min_size if a.min_size > 0 else max(2, round(a.min_rel * n / k0))
@@ -220,6 +224,12 @@ def run(X, gold, a) -> dict:
         groups = [groups[i] + groups[j] for i, j in merged] + [g for k, g in enumerate(groups) if k not in taken]
     if a.regroup:
         clusters = regroup(X, clusters, J, a)
+    if a.dissolve > 0 and len(clusters) > 1:  # clusters under dissolve x the median size join the nearest other
+        med = float(np.median([len(c) for c in clusters]))
+        small = [c for c in clusters if len(c) < a.dissolve * med]
+        clusters = [c for c in clusters if len(c) >= a.dissolve * med] or clusters
+        if len(clusters) < len(small) + len(clusters):
+            rest = list(rest) + [i for c in small for i in c]
     assigned, left = assign_leftovers(X, clusters, sorted(set(rest)), -1.0)
     lab = np.full(n, -1)
     for k, c in enumerate(clusters):
@@ -251,6 +261,8 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=0)
     p.add_argument("--regroup", action="store_true")
     p.add_argument("--memory", action="store_true")
+    p.add_argument("--same-order", action="store_true")
+    p.add_argument("--dissolve", type=float, default=0.0)
     p.add_argument("--no-merge-after-budget", action="store_true")
     p.add_argument("--budget", type=int, default=None)
     p.add_argument("--tag", default="")

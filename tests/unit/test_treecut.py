@@ -67,3 +67,12 @@ def test_the_run_wide_judge_budget_bounds_the_llm_judge_calls(tmp_path, budget) 
     (tmp_path / "free").mkdir()
     unbounded, _, free_store, _ = run(tmp_path / "free", loop="treecut", min_cluster_size=2, merge_checks=2)
     assert len([c for c in free_store.calls(unbounded["run_id"]) if c["role"] == "judge"]) > 7  # the cap bit
+
+
+def test_dissolve_small_keeps_clusters_of_a_share_of_the_median_size() -> None:
+    from dialin.graphs.discovery.treecut import dissolve_small
+
+    accepted = [{"members": list(range(k * 100, k * 100 + size))} for k, size in enumerate([20, 18, 22, 4, 9])]
+    keep, gone = dissolve_small(accepted, 0.25)  # median 18: under 4.5 goes
+    assert [len(a["members"]) for a in keep] == [20, 18, 22, 9] and gone == [300, 301, 302, 303]
+    assert dissolve_small(accepted, 0.0) == (accepted, [])

@@ -9,6 +9,8 @@ agent's tools are ``dialin.inspect.tools``).
 
 from __future__ import annotations
 
+import numpy as np
+
 from dialin.agents.judge import judge_sample
 from dialin.agents.k_predictor import k_grid, predict_k
 from dialin.agents.verdicts import Verdict
@@ -69,6 +71,8 @@ async def judge_pair(ws: Workspace, a: list[int], b: list[int], checks: int = 1,
     for c in range(checks):
         picked = (sample_fn(ws.X, a, n=half, strategy=m.sampling, seed=m.seed + c)
                   + sample_fn(ws.X, b, n=half, strategy=m.sampling, seed=m.seed + c))
+        if c:  # small clusters give the same sentences again: shown in another order, the check is a new question
+            picked = [picked[i] for i in np.random.default_rng(m.seed + c).permutation(len(picked))]
         verdict = await judge_sample(ws.router, ws.config.judges(), ws.texts(picked),
                                      aggregation=ws.config.crowd.aggregation, stage=stage)
         verdict.sample = picked

@@ -14,7 +14,8 @@
    cosine), the closest pairs first, one merge per cluster per round; the judge sees a mixed
    sample, half from each, and all ``merge_checks`` samples must be good.
    A pair whose union is a node the judge already called bad is not asked again.
-3. What was set aside joins the nearest kept cluster (``reassign_similarity``; -1: all do).
+3. Kept clusters under ``dissolve_below`` x the median size are dissolved; what was set aside joins the
+   nearest kept cluster (``reassign_similarity``; -1: all do).
 
 ``judge_budget_total`` caps the LLM judge calls of the whole run (nodes, the biggest first, and merge
 checks); beyond it nodes are decided by the cascade's score and no more merges are asked.
@@ -248,10 +249,20 @@ def after_pairs(state: DiscoveryState) -> str:
     return "pair_cluster" if state.get("pairs") else "reassign"
 
 
+def dissolve_small(accepted: list[dict], share: float) -> tuple[list[dict], list[int]]:
+    """The clusters of at least ``share`` x the median size, and the members of the others."""
+    if share <= 0 or len(accepted) < 2:
+        return accepted, []
+    floor = share * float(np.median([len(a["members"]) for a in accepted]))
+    keep = [a for a in accepted if len(a["members"]) >= floor]
+    return keep, [i for a in accepted if len(a["members"]) < floor for i in a["members"]]
+
+
 def reassign(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]:
     ws = _ws(runtime)
     accepted = [dict(a, members=list(a["members"])) for a in state.get("tree_accepted", [])]
-    rest = sorted(set(state.get("tree_rest", [])))
+    accepted, dissolved = dissolve_small(accepted, ws.config.method.dissolve_below)
+    rest = sorted(set(state.get("tree_rest", [])) | set(dissolved))
     if not accepted:
         return {"clusters": [], "leftovers": rest, "stop_reason": "the judge kept no cluster"}
     assigned, left = assign_leftovers(ws.X, [a["members"] for a in accepted], rest,
