@@ -36,7 +36,8 @@ class Progress:
         text = {
             "embedded": lambda e: f"embedded {e['n']} unique sentences (run {e['run_id']})",
             "propose_k": lambda e: f"iteration {e['iteration']}: trying K = {e['candidates']}",
-            "select_k": lambda e: (f"iteration {e['iteration']}: best K {e['k']} (ratio {e['ratio']:.2f}), kept "
+            "select_k": lambda e: (f"iteration {e['iteration']}: best K {e['k']}"
+                                   + (f" (ratio {e['ratio']:.2f})" if e.get("ratio") is not None else "") + ", kept "
                                    f"{e['kept']} clusters, {e['left']} sentences left"
                                    + (f"; stop: {e['stop']}" if e.get("stop") else "")),
             "leftovers": lambda e: f"leftovers: {e['joined']} joined a cluster, {e['unassigned']} unassigned",

@@ -76,3 +76,10 @@ def test_dissolve_small_keeps_clusters_of_a_share_of_the_median_size() -> None:
     keep, gone = dissolve_small(accepted, 0.25)  # median 18: under 4.5 goes
     assert [len(a["members"]) for a in keep] == [20, 18, 22, 9] and gone == [300, 301, 302, 303]
     assert dissolve_small(accepted, 0.0) == (accepted, [])
+
+
+def test_the_progress_line_of_a_tree_round_has_no_ratio(capsys) -> None:
+    from dialin.progress import Progress
+
+    Progress()({"stage": "select_k", "iteration": 3, "k": 40, "ratio": None, "kept": 40, "left": 12, "stop": ""})
+    assert "iteration 3: best K 40, kept 40 clusters, 12 sentences left" in capsys.readouterr().err
