@@ -62,6 +62,27 @@ def test_bench_with_a_simulated_judge(tmp_path: Path) -> None:
     assert "SIMULATED judge" in out.stderr
 
 
+def test_bench_runs_the_strong_profile_tree_cut_with_a_simulated_judge(tmp_path: Path) -> None:
+    """configs/vllm.yaml's method (treecut, min size 3, remembered refusals, dissolve) through the bench's text
+    output (its progress lines crashed on a tree round's missing ratio) and a run-wide judge budget."""
+    data = labelled_subset("banking77/banking77_small.jsonl", tmp_path / "b.jsonl", 8, 25)
+    method = yaml.safe_load((Path(__file__).parents[2] / "configs" / "vllm.yaml").read_text())["method"]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"store": str(tmp_path / "store.db"), "embedder": {"progress": False},
+                                   "method": {**method, "judge_budget_total": 30}}))
+    out = CliRunner().invoke(main, ["bench", str(data), "--methods", "dialin-nomerge", "--judge", "simulated:0.96",
+                                    "--config", str(cfg)])
+    assert out.exit_code == 0, out.output
+    from dialin.store import Store
+
+    lines = [line for line in out.stdout.splitlines() if line.startswith("dialin-nomerge")]
+    assert float(lines[0].split()[1]) > 50  # NMI
+    run_id = lines[1].split("run ")[1].split()[0]
+    judged = [c for c in Store(tmp_path / "store.db").calls(run_id) if c["role"] == "judge"]
+    assert 0 < len(judged) <= 30  # the run-wide budget bounds node verdicts and merge checks together
+    assert "SIMULATED judge" in out.stdout + out.stderr
+
+
 def test_dialin_simulate_command_serves(tmp_path: Path) -> None:
     import socket
     import subprocess
