@@ -40,8 +40,6 @@ def load(name: str):
     if cache.exists():
         X = np.load(cache)
     else:
-        from sentence_transformers import SentenceTransformer
-
         from dialin.embed import make_embedder
         from dialin.config import EmbedderConfig
 
@@ -59,13 +57,14 @@ class Judge:
         self.X, self.gold, self.spec, self.n, self.seed, self.budget = X, gold, spec, n, seed, budget
         self.calls = 0
         self.reorder = True
+        self.salt = ""  # --coin N: another draw of the judge's errors (the server's coins hang on the prompt only)
 
     def left(self) -> bool:
         return self.budget is None or self.calls < self.budget
 
     def ask(self, picked: list[int]) -> bool:
         self.calls += 1
-        key = hashlib.sha1((self.spec.model_name + ":" + ",".join(map(str, picked))).encode()).hexdigest()
+        key = hashlib.sha1((self.spec.model_name + self.salt + ":" + ",".join(map(str, picked))).encode()).hexdigest()
         return judge([self.gold[i] for i in picked], self.spec, key).label == "good"
 
     def node(self, members: list[int]) -> bool:
@@ -132,6 +131,7 @@ def run(X, gold, a) -> dict:
     spec = SimSpec(accuracy=a.acc, purity=a.purity, hard=a.hard)
     J = Judge(X, gold, spec, seed=a.seed, budget=a.budget)
     J.reorder = not a.same_order
+    J.salt = f"#{a.coin}" if a.coin else ""
     h = build_hierarchy(X, seed=a.seed)
     k0 = min(n, max(2, round(a.start * math.sqrt(n / 2))))
     min_size = a.min_size if a.min_size > 0 else max(2, round(a.min_rel * n / k0))
@@ -254,16 +254,14 @@ def main() -> None:
     p.add_argument("--checks", type=int, default=2)
     p.add_argument("--close1", type=float, default=None)
     p.add_argument("--cand", default="cosine")
-    p.add_argument("--pairs", default="nn")
-    p.add_argument("--topk", type=int, default=2)
     p.add_argument("--lr-c", type=float, default=1.0)
     p.add_argument("--skip-siblings", action="store_true")
     p.add_argument("--patience", type=int, default=0)
     p.add_argument("--regroup", action="store_true")
     p.add_argument("--memory", action="store_true")
+    p.add_argument("--coin", type=int, default=0)
     p.add_argument("--same-order", action="store_true")
     p.add_argument("--dissolve", type=float, default=0.0)
-    p.add_argument("--no-merge-after-budget", action="store_true")
     p.add_argument("--budget", type=int, default=None)
     p.add_argument("--tag", default="")
     a = p.parse_args()
