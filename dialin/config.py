@@ -194,8 +194,7 @@ class MethodConfig(_Strict):
     exact_limit: int = Field(5000, ge=2)
     micro_clusters: int = Field(3000, ge=2)
     tree_start: float = Field(2.0, gt=0.0)
-    """treecut: the cut starts at tree_start x sqrt(n/2) clusters (the ratio loop's first K, doubled: the nodes
-    above it are nearly always mixtures the judge would call bad, one call each)."""
+    """treecut: the cut starts at tree_start x sqrt(n/2) clusters (the nodes above are mixtures: a call each)."""
     min_cluster_size: int = Field(5, ge=1)
     """treecut: a node smaller than this is not judged; its sentences are reassigned at the end."""
     merge_rounds: int = Field(3, ge=0)
@@ -203,13 +202,11 @@ class MethodConfig(_Strict):
     merge_checks: int = Field(1, ge=1)
     """treecut: independent mixed samples that must all be judged good before two clusters merge."""
     judge_budget_total: int | None = Field(None, ge=0)
-    """treecut: most LLM judge calls over the whole run (node verdicts and merge checks; each crowd member's vote
-    counts). Beyond it nodes are decided by the cascade's score against its band's middle and merges stop
-    (None = no cap). Unlike judge_budget (per iteration/round), it bounds the run."""
+    """treecut: most LLM judge calls of the whole run (nodes and merge checks, each crowd vote counts); beyond it
+    the cascade's score decides nodes and merges stop (None = no cap). judge_budget caps one round."""
     dissolve_below: float = Field(0.0, ge=0.0, lt=1.0)
-    """treecut: after the merges, a kept cluster smaller than this share of the median kept cluster's size is
-    dissolved and its sentences join the nearest remaining cluster like those set aside (0: none). Fragments the
-    merges left over; it also removes genuinely small intents, so keep it low on unbalanced corpora."""
+    """treecut: after the merges, clusters under this share of the median size are dissolved into the nearest
+    (0: none). Removes fragments, and real small intents too: keep it low on unbalanced corpora."""
     reassign_similarity: float = -1.0
     """treecut: what the judge left out joins the nearest kept cluster at this cosine or more (-1: all join)."""
     review: bool = False
