@@ -70,7 +70,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     for task in ("judge", "namer"):  # small, quick adapters: enough to be real peft LoRAs on the served base
         result = CliRunner().invoke(main, [
             "finetune", task, "--data", str(CORPUS), "--label-col", "intent", "--base", "bundled:smollm2-135m",
-            "--examples", "8", "--n", "5", "--epochs", "1", "--rank", "8", "--lr", "2e-3", "--batch-size", "8",
+            "--examples", "10", "--n", "5", "--epochs", "1", "--rank", "8", "--lr", "2e-3", "--batch-size", "8",
             "--holdout", "0.25", "--out", str(home / "adapters" / f"smol-{task}"), "--json"],
             env={"DIALIN_HOME": str(home)})
         assert result.exit_code == 0, result.output[-3000:]
