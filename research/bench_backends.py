@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import tempfile
 import time
@@ -34,9 +35,12 @@ BACKENDS = {"llama": {"backend": "llamacpp", "server_args": {"logits_all": True}
             "vllm": {"backend": "vllm", "server_args": {"enforce_eager": True}}}  # as configs/vllm-local.yaml
 
 
-def config(store: Path, backend: str, with_both: bool = False) -> Any:
+def config(store: Path, backend: str, with_both: bool = False, llama_threads: int = 1) -> Any:
+    # vLLM CPU binds its worker to one core (it reserves the other); llama.cpp gets the same one thread by
+    # default, so both backends compute on one core (and llama.cpp's spin barriers do not stall on a busy core)
     endpoints = {name: {"base_url": "auto", "model_path": "bundled:smollm2-135m", "n_ctx": 2048,
-                        "max_concurrency": 8, "timeout_s": 600, **extra}
+                        "max_concurrency": 8, "timeout_s": 600, **extra,
+                        **({"n_threads": llama_threads} if name == "llama" else {})}
                  for name, extra in BACKENDS.items() if with_both or name == backend}
     roles = {f"judge_{name}": {"endpoint": name, "model": "smollm2-135m", "prompt": "judge", "max_tokens": 4,
                                "logprobs": True} for name in endpoints}
@@ -78,11 +82,13 @@ def main() -> None:
     ap.add_argument("--corpus", default=str(ROOT / "examples" / "customer_service.jsonl"))
     ap.add_argument("--calls", type=int, default=24)
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--llama-threads", type=int, default=1, help="llama.cpp threads (vLLM CPU uses one core)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-backends-"))
-    out: dict[str, Any] = {"model": "bundled:smollm2-135m", "calls": args.calls, "throughput": {}, "loop": {}}
+    out: dict[str, Any] = {"model": "bundled:smollm2-135m", "calls": args.calls, "llama_threads": args.llama_threads,
+                           "load_average_start": os.getloadavg(), "throughput": {}, "loop": {}}
     try:
-        both = config(work / "calls.db", "llama", with_both=True)
+        both = config(work / "calls.db", "llama", with_both=True, llama_threads=args.llama_threads)
         t0 = time.perf_counter()
         urls = ensure_servers(both)
         out["servers_ready_s"] = round(time.perf_counter() - t0, 1)
@@ -97,7 +103,7 @@ def main() -> None:
                 print(name, "concurrency", conc, res, flush=True)
         corpus = load_corpus(args.corpus, role_col="role", label_col="intent")
         for name in ("llama", "vllm"):
-            cfg = config(work / f"loop-{name}.db", name)
+            cfg = config(work / f"loop-{name}.db", name, llama_threads=args.llama_threads)
             t0 = time.perf_counter()
             result = run_discovery(corpus, cfg, base_urls={name: urls[name]}, store=Store(work / f"loop-{name}.db"))
             wall = time.perf_counter() - t0
@@ -109,6 +115,7 @@ def main() -> None:
             print(name, "loop", out["loop"][name], flush=True)
     finally:
         stop_servers()
+    out["load_average_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1))

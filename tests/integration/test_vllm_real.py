@@ -70,7 +70,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     for task in ("judge", "namer"):  # small, quick adapters: enough to be real peft LoRAs on the served base
         result = CliRunner().invoke(main, [
             "finetune", task, "--data", str(CORPUS), "--label-col", "intent", "--base", "bundled:smollm2-135m",
-            "--examples", "16", "--n", "5", "--epochs", "1", "--rank", "8", "--lr", "2e-3", "--batch-size", "8",
+            "--examples", "10", "--n", "5", "--epochs", "1", "--rank", "8", "--lr", "2e-3", "--batch-size", "8",
             "--holdout", "0.25", "--out", str(home / "adapters" / f"smol-{task}"), "--json"],
             env={"DIALIN_HOME": str(home)})
         assert result.exit_code == 0, result.output[-3000:]
@@ -159,5 +159,10 @@ def test_run_rerun_and_a_changed_adapter(lab: Lab) -> None:
     old_base = {c["messages"] for c in logged if c["role"] == "judge_base"}
     repeat_judge = [c for c in new if c["role"] == "judge" and c["messages"] in old_judge]
     repeat_base = [c for c in new if c["role"] == "judge_base" and c["messages"] in old_base]
-    assert repeat_judge and not any(c["cached"] for c in repeat_judge)  # same prompt, new adapter: asked again
+    # same prompt, new adapter: asked again. The first time a prompt comes up in this run it must be paid; a later
+    # repeat of the same prompt within the run may come from the cache, since the new adapter answered it.
+    first_asks = {}
+    for c in sorted(repeat_judge, key=lambda c: c["id"]):
+        first_asks.setdefault(c["messages"], c)
+    assert first_asks and not any(c["cached"] for c in first_asks.values())
     assert repeat_base and all(c["cached"] for c in repeat_base)  # the base did not change: from the cache
