@@ -25,7 +25,8 @@ import numpy as np
 from dialin.agents.namer import ACTIONS, name_sample, normalise_name
 from dialin.config import MethodConfig
 from dialin.llm.router import LLMRouter
-from dialin.tools.name_words import WordFacts, act_objective, candidate_actions, personal_data, role_actions
+from dialin.tools.name_words import (WordFacts, act_objective, candidate_actions, personal_data, role_actions,
+                                     role_kind)
 from dialin.tools.vectors import l2_normalise
 
 NAMING_MODES: tuple[str, ...] = get_args(MethodConfig.model_fields["naming"].annotation)
@@ -103,8 +104,9 @@ def grounded_name(encoder: Encoder, members: np.ndarray, texts: Sequence[str], f
         objectives.append(tuple(objective.split("_")))
         if not outright and action not in actions:
             actions.append(action)
-    if outright:  # thanks, greetings, apologies, "that's all": addressed to the other party
-        objectives = [(act_objective(outright, role),)]
+    if outright:  # thanks, greetings, apologies, "that's all": addressed to the other party; with no role
+        # known, "you" says little, so the words most members share compete with it (BENCHMARKS 18, session 8)
+        objectives = [(act_objective(outright, role),)] + (objectives if role_kind(role) is None else [])
     objectives = list(dict.fromkeys(objectives))
     if not objectives:  # no word most members share: their personal data, or nothing to name it by
         objectives = [("personal", "details") if personal_data(texts, facts) else ("unspecified",)]
