@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from dialin.agents.namer import ACTIONS
 from dialin.tools.keywords import tokens as english_tokens
+from dialin.tools.zh_person import PersonNames, zh_person_names
 
 MIN_COVER = 0.25
 """The least share of members that must hold an objective word (the issue's floor is 20%; a margin)."""
@@ -150,12 +151,16 @@ class WordFacts:
     proper: frozenset[str] = field(default=frozenset())
     joined: bool = False
     """The language writes words without spaces: overlapping n-grams are parts of one word."""
+    persons: PersonNames | None = None
+    """People's names in a language with no capitals (Chinese: ``zh_person.zh_person_names``)."""
 
     def __post_init__(self) -> None:
         self.n = max(1, len(self.corpus))
         self.df = Counter(w for t in self.corpus for w in set(self.tokenize(t)))
         if not self.proper:
             self.proper = proper_nouns(self.corpus)
+        if self.joined and self.persons is None:
+            self.persons = zh_person_names(self.corpus)
 
     def key(self, word: str) -> str:
         """A plural folded onto its singular when the corpus has both (``cards`` -> ``card``)."""
@@ -165,7 +170,8 @@ class WordFacts:
 
     def allowed(self, word: str) -> bool:
         """May this word be part of a name (not filler, a date, a number or a proper noun)?"""
-        return word not in FILLER and word not in self.proper and not any(c.isdigit() for c in word)
+        return (word not in FILLER and word not in self.proper and not any(c.isdigit() for c in word)
+                and not (self.persons is not None and self.persons.holds(word)))
 
     def member_words(self, texts: Sequence[str]) -> list[set[str]]:
         return [{self.key(w) for w in self.tokenize(t)} for t in texts]
@@ -271,6 +277,7 @@ def audit_names(named: Sequence[tuple[str, Sequence[str]]], corpus: Sequence[str
     Returns the names with a proper noun, those with a word held by fewer than ``floor`` of the members,
     and their share of all names."""
     proper = proper_nouns(corpus)
+    persons = zh_person_names(corpus)  # Chinese has no capitals: names found where the text says so
     rare, names_of_people, set_words = [], [], []
     for name, texts in named:
         words = [w for w in re.split(r"_\d+$", name.partition("-")[2])[0].split("_") if w]
@@ -289,7 +296,7 @@ def audit_names(named: Sequence[tuple[str, Sequence[str]]], corpus: Sequence[str
                 low.append(f"{w} {share:.0%}")
         if low:
             rare.append({"name": name, "words": low, "members": len(texts)})
-        if any(w in proper for w in words):
+        if any(w in proper or (re.search(r"[^\x00-\u024f]", w) and persons.holds(w)) for w in words):
             names_of_people.append(name)
     n = max(1, len(named))
     return {"names": len(named), "proper_noun": names_of_people, "rare_word": rare,
