@@ -84,6 +84,30 @@ def cjk_tokens(text: str) -> list[str]:
     return out + english_tokens(_CJK_RUN.sub(" ", text))
 
 
+_JIEBA_SKIP = re.compile(r"[\W\d_]")
+
+
+def zh_word_tokens(text: str) -> list[str]:
+    """Chinese words from the jieba segmenter (two characters or more, none a filler word nor ending in a
+    particle), and the English key words of any Latin text beside them. Measured against ``cjk_tokens`` in
+    docs/BENCHMARKS.md section 18 (session 8)."""
+    import jieba
+
+    out = [w for w in jieba.lcut(text)
+           if len(w) >= 2 and _CJK_RUN.fullmatch(w) and w not in ZH_STOP and w[-1] not in ZH_PARTICLES
+           and w[0] not in ZH_PARTICLES]
+    return out + english_tokens(_CJK_RUN.sub(" ", text))
+
+
+def has_jieba() -> bool:
+    try:
+        import jieba
+    except ImportError:
+        return False
+    jieba.setLogLevel(60)  # its dictionary-loading chatter on stderr
+    return True
+
+
 def unicode_tokens(text: str) -> list[str]:
     """Words of any alphabet (accents kept), lower case, three letters or more, no English or Spanish stop word."""
     return [w for w in (m.lower() for m in _UWORD.findall(text))
@@ -94,6 +118,8 @@ def tokenizer_for(language: str) -> Tokenizer:
     """English: ``keywords.tokens`` as it always was; Chinese/Japanese: ``cjk_tokens``; else ``unicode_tokens``."""
     if language == "en":
         return english_tokens
+    if language == "zh" and has_jieba():  # optional extra 'multilingual': whole words, not n-grams
+        return zh_word_tokens
     if language in ("zh", "ja"):
         return cjk_tokens
     return unicode_tokens

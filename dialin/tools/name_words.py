@@ -214,9 +214,11 @@ def action_support(texts: Sequence[str], actions: Sequence[str] = ACTIONS) -> di
     return {a: sum(1 for t in texts if _CUES[a].search(t)) / n for a in actions if a in _CUES}
 
 
-def candidate_actions(texts: Sequence[str], role: str | None) -> tuple[list[str], str | None]:
+def candidate_actions(texts: Sequence[str], role: str | None, cued: bool = False) -> tuple[list[str], str | None]:
     """(the actions the members support within the role's verbs, or all the role's verbs when none is;
-    a conversational act common enough to name the cluster outright, or None)."""
+    a conversational act common enough to name the cluster outright, or None). ``cued``: only supported
+    verbs even when no role is known (Chinese: an English verb beside Chinese words is a poor embedding
+    match, the members' wording a better guide; BENCHMARKS 18, session 8)."""
     allowed = role_actions(role)
     support = action_support(texts, allowed)
     outright = max((a for a in CONVERSATIONAL if a in support), key=lambda a: support[a], default=None)
@@ -226,15 +228,27 @@ def candidate_actions(texts: Sequence[str], role: str | None) -> tuple[list[str]
     if "close" in allowed and farewell >= ACT_OUTRIGHT and farewell >= max(support.values(), default=0.0):
         return ["close"], "close"
     everyday = [a for a in allowed if a not in CONVERSATIONAL]
-    if role_kind(role) is None:  # no role known: any verb, the embedding chooses (measured: restricting
+    if role_kind(role) is None and not cued:  # no role known: any verb, the embedding chooses (measured: restricting
         return everyday, None    # to cue-supported verbs lost 0.04-0.07 of the namer check, BENCHMARKS 12)
     supported = [a for a in everyday if support.get(a, 0.0) >= MIN_ACT]
     return (supported or everyday), None
 
 
-SET_OBJECTIVES = frozenset({"agent", "customer", "you", "offer", "conversation", "personal", "details", "unspecified"})
+ZH_SET_OBJECTIVES = {"agent": "客服", "customer": "客户", "you": "您", "offer": "其他帮助", "conversation": "对话",
+                     "personal_details": "个人信息", "unspecified": "未明"}
+"""The objectives dialin sets, in Chinese: a name's objective is in the corpus's language (issue 20)."""
+SET_OBJECTIVES = frozenset({"agent", "customer", "you", "offer", "conversation", "personal", "details", "unspecified",
+                            *ZH_SET_OBJECTIVES.values()})
 """Objectives dialin sets itself, not words taken from the members: a conversational act's addressee
 (``thank-agent``), personal data (``provide-personal_details``), or none found (``unspecified``)."""
+
+
+def local_objective(words: tuple[str, ...], facts: WordFacts) -> tuple[str, ...]:
+    """A set objective (``("personal", "details")``) in the corpus's language: Chinese when its words are
+    written without spaces (``个人信息``), else as it is."""
+    if not facts.joined:
+        return words
+    return (ZH_SET_OBJECTIVES.get("_".join(words), "_".join(words)),)
 
 
 def personal_data(texts: Sequence[str], facts: WordFacts) -> bool:
