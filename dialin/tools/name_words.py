@@ -243,6 +243,16 @@ SET_OBJECTIVES = frozenset({"agent", "customer", "you", "offer", "conversation",
 (``thank-agent``), personal data (``provide-personal_details``), or none found (``unspecified``)."""
 
 
+def names_share(texts: Sequence[str], facts: WordFacts) -> float:
+    """The share of ``texts`` that hold a person's or place's name (a proper noun; in Chinese a name found by
+    ``zh_person``)."""
+    def named(t: str) -> bool:
+        if any(m.lower() in facts.proper for m in _WORD.findall(t)):
+            return True
+        return facts.persons is not None and any(n in t for n in facts.persons.names)
+    return sum(1 for t in texts if named(t)) / max(1, len(texts))
+
+
 def local_objective(words: tuple[str, ...], facts: WordFacts) -> tuple[str, ...]:
     """A set objective (``("personal", "details")``) in the corpus's language: Chinese when its words are
     written without spaces (``个人信息``), else as it is."""
@@ -251,11 +261,11 @@ def local_objective(words: tuple[str, ...], facts: WordFacts) -> tuple[str, ...]
     return (ZH_SET_OBJECTIVES.get("_".join(words), "_".join(words)),)
 
 
-def personal_data(texts: Sequence[str], facts: WordFacts) -> bool:
-    """Do most members hold a proper noun, a number or a date (someone giving their details)?"""
+def personal_data(texts: Sequence[str], facts: WordFacts, share: float = 0.5) -> bool:
+    """Do at least ``share`` of the members hold a proper noun, a number or a date (someone giving their details)?"""
     held = sum(1 for t in texts if re.search(r"\d", t) or any(w in facts.proper or w in FILLER_DATES
                                                                 for w in (m.lower() for m in _WORD.findall(t))))
-    return held >= 0.5 * max(1, len(texts))
+    return held >= share * max(1, len(texts))
 
 
 def act_objective(action: str, role: str | None) -> str:

@@ -25,8 +25,8 @@ import numpy as np
 from dialin.agents.namer import ACTIONS, name_sample, normalise_name
 from dialin.config import MethodConfig
 from dialin.llm.router import LLMRouter
-from dialin.tools.name_words import (WordFacts, act_objective, candidate_actions, local_objective, personal_data,
-                                     role_actions, role_kind)
+from dialin.tools.name_words import (WordFacts, act_objective, candidate_actions, local_objective, names_share,
+                                     personal_data, role_actions, role_kind)
 from dialin.tools.vectors import l2_normalise
 
 NAMING_MODES: tuple[str, ...] = get_args(MethodConfig.model_fields["naming"].annotation)
@@ -108,6 +108,9 @@ def grounded_name(encoder: Encoder, members: np.ndarray, texts: Sequence[str], f
         # known, "you" says little, so the words most members share compete with it (BENCHMARKS 18, session 8)
         objectives = [local_objective((act_objective(outright, role),), facts)] + \
             (objectives if role_kind(role) is None else [])
+    if role_kind(role) == "customer" and names_share(texts, facts) >= 0.5 and personal_data(texts, facts, 0.7):
+        # customers stating their names, numbers, dates: their personal details, whatever else they say
+        objectives, actions = [local_objective(("personal", "details"), facts)], ["provide"]
     objectives = list(dict.fromkeys(objectives))
     if not objectives:  # no word most members share: their personal data, or nothing to name it by
         objectives = [local_objective(("personal", "details") if personal_data(texts, facts) else ("unspecified",),

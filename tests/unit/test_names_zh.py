@@ -76,3 +76,10 @@ def test_keyword_search_finds_chinese_text() -> None:
     both = queries.search(_View(result), "信用卡 挂失", mode="keyword")
     assert both.startswith("2 utterances")
     assert queries.search(_View(result), "贷款", mode="keyword").startswith("no utterance contains")
+
+
+def test_customers_stating_their_names_give_personal_details() -> None:
+    enc = WordEncoder(256)
+    facts = WordFacts(CORPUS, cjk_tokens, joined=True)
+    assert grounded_name(enc, enc.encode(DETAILS), DETAILS, facts, "customer") == "provide-个人信息"
+    assert grounded_name(enc, enc.encode(DETAILS), DETAILS, facts, None) != "provide-个人信息"  # role unknown: words
