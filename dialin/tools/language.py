@@ -2,10 +2,10 @@
 
 - ``detect_language``: ``zh`` (or ``ja`` / ``ko``) when most letters are CJK, else ``en``, ``es`` or
   ``mixed`` from the share of each language's commonest words.
-- ``tokenizer_for``: English keeps dialin's ``[a-z]+`` key words exactly; Chinese (no spaces) gets
-  character bigrams and trigrams (no dependency: a word segmenter is not needed to find the words a
-  cluster's members share, and a 2-3 character window holds most Chinese words); other languages get
-  Unicode words with their own stop words.
+- ``tokenizer_for``: English keeps dialin's ``[a-z]+`` key words exactly; Chinese (no spaces) gets jieba's
+  words when jieba is installed (optional extra ``multilingual``; measured better than n-grams, BENCHMARKS
+  18), else character bigrams and trigrams (no dependency; a 2-3 character window holds most Chinese
+  words, and some fragments); other languages get Unicode words with their own stop words.
 """
 
 from __future__ import annotations
@@ -167,7 +167,8 @@ def resolve_language(texts: list[str], config: Config, told: str | None = None) 
     embedder = config.embedder.model_copy(update={"kind": MULTILINGUAL_EMBEDDER}) if keeps_default else config.embedder
     new = config.model_copy(update={"embedder": embedder,
                                     "method": config.method.model_copy(update={"language": lang})})
-    words = {"zh": "character bigrams and trigrams", "ja": "character bigrams and trigrams"}.get(lang, "Unicode words")
+    words = {"zh": "jieba words" if has_jieba() else "character bigrams and trigrams (pip install jieba for words)",
+             "ja": "character bigrams and trigrams"}.get(lang, "Unicode words")
     note = (f"language: {LANGUAGE_NAMES.get(lang, lang)} ({'detected' if detected else 'as told'}; "
             f"--language en to override); key words: {words}; embedder: "
             + (f"{MULTILINGUAL_EMBEDDER} (multilingual, instead of the English default)" if keeps_default
