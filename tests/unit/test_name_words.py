@@ -130,3 +130,11 @@ def test_having_lost_something_is_no_confirmation_and_time_is_a_word() -> None:
     assert action_support(["I've lost my card", "I have lost my wallet"], ["confirm", "report"]) == \
         {"confirm": 0.0, "report": 1.0}
     assert WordFacts(["what time is it"]).allowed("time")
+
+
+def test_a_brand_most_members_hold_is_a_topic_a_name_a_few_hold_is_not() -> None:
+    cards = ["Can I get a Visa card?", "Do you offer Visa or Mastercard?", "I want a Visa debit card",
+             "Is my card a Visa?"]
+    facts = WordFacts(cards + CORPUS)
+    assert "visa" in facts.proper and "visa" in dict(facts.objective_words(cards))
+    assert "bennett" not in dict(facts.objective_words(LOST))  # 2 of 6 hold it: a person, never a topic

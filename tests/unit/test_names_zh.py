@@ -83,3 +83,14 @@ def test_customers_stating_their_names_give_personal_details() -> None:
     facts = WordFacts(CORPUS, cjk_tokens, joined=True)
     assert grounded_name(enc, enc.encode(DETAILS), DETAILS, facts, "customer") == "provide-个人信息"
     assert grounded_name(enc, enc.encode(DETAILS), DETAILS, facts, None) != "provide-个人信息"  # role unknown: words
+
+
+def test_jieba_gives_whole_words() -> None:
+    import pytest
+
+    pytest.importorskip("jieba")
+    from dialin.tools.language import tokenizer_for, zh_word_tokens
+
+    assert tokenizer_for("zh") is zh_word_tokens
+    words = zh_word_tokens("您也可以在手机银行的“个人信息”里自己修改地址。APP闪退")
+    assert {"手机", "银行", "个人信息", "修改", "地址", "app"} <= set(words) and "您也" not in words
