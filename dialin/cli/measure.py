@@ -119,11 +119,13 @@ def eval_cmd(run_id: str, gold_path: str | None, text_col: str, label_col: str, 
 @click.option("--namer-only", is_flag=True, help="Ask no judge: the namer check and the embedding rows only.")
 @click.option("--language", default=None, metavar="LANG",
               help="The corpus's language (en, zh, es, mixed, ...; default: method.language, auto = detected).")
+@click.option("--role-col", default=None, metavar="COL",
+              help="Speaker-role column: the namer check names each cluster with its role's verbs, as a run does.")
 @config_opt
 @json_opt
 def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: str, split: str | None,
                    limit: int | None, n: int, per_difficulty: int, seed: int, no_namer: bool, namer_only: bool,
-                   language: str | None, config_path: str | None, as_json: bool) -> None:
+                   language: str | None, role_col: str | None, config_path: str | None, as_json: bool) -> None:
     """Measure coherence judges on gold-labelled test clusters built from DATA.
 
     Reports, per judge role and for the crowd: accuracy, AUC of P(good) (where logprobs
@@ -139,7 +141,13 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
     from dialin.tools.language import resolve_language
 
     config = load_config(config_path)
-    corpus = _corpus(data, text_col, label_col, split, limit)
+    if role_col:
+        from dialin.data import load_corpus
+
+        corpus = load_corpus(data, text_col=text_col, label_col=label_col, role_col=role_col, split=split,
+                             limit=limit, skip_blank=True)
+    else:
+        corpus = _corpus(data, text_col, label_col, split, limit)
     config, note = resolve_language(corpus.unique_texts, config, language)
     if note:
         _say(note)

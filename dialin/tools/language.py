@@ -2,10 +2,10 @@
 
 - ``detect_language``: ``zh`` (or ``ja`` / ``ko``) when most letters are CJK, else ``en``, ``es`` or
   ``mixed`` from the share of each language's commonest words.
-- ``tokenizer_for``: English keeps dialin's ``[a-z]+`` key words exactly; Chinese (no spaces) gets
-  character bigrams and trigrams (no dependency: a word segmenter is not needed to find the words a
-  cluster's members share, and a 2-3 character window holds most Chinese words); other languages get
-  Unicode words with their own stop words.
+- ``tokenizer_for``: English keeps dialin's ``[a-z]+`` key words exactly; Chinese (no spaces) gets jieba's
+  words when jieba is installed (optional extra ``multilingual``; measured better than n-grams, BENCHMARKS
+  18), else character bigrams and trigrams (no dependency; a 2-3 character window holds most Chinese
+  words, and some fragments); other languages get Unicode words with their own stop words.
 """
 
 from __future__ import annotations
@@ -84,6 +84,30 @@ def cjk_tokens(text: str) -> list[str]:
     return out + english_tokens(_CJK_RUN.sub(" ", text))
 
 
+_JIEBA_SKIP = re.compile(r"[\W\d_]")
+
+
+def zh_word_tokens(text: str) -> list[str]:
+    """Chinese words from the jieba segmenter (two characters or more, none a filler word nor made of particles
+    only), and the English key words of any Latin text beside them. Measured against ``cjk_tokens`` in
+    docs/BENCHMARKS.md section 18 (session 8)."""
+    import jieba
+
+    jieba.setLogLevel(60)  # its dictionary-loading chatter on stderr
+    out = [w for w in jieba.lcut(text)
+           if len(w) >= 2 and _CJK_RUN.fullmatch(w) and w not in ZH_STOP and not all(c in ZH_PARTICLES for c in w)]
+    return out + english_tokens(_CJK_RUN.sub(" ", text))
+
+
+def has_jieba() -> bool:
+    try:
+        import jieba
+    except ImportError:
+        return False
+    jieba.setLogLevel(60)  # its dictionary-loading chatter on stderr
+    return True
+
+
 def unicode_tokens(text: str) -> list[str]:
     """Words of any alphabet (accents kept), lower case, three letters or more, no English or Spanish stop word."""
     return [w for w in (m.lower() for m in _UWORD.findall(text))
@@ -94,6 +118,8 @@ def tokenizer_for(language: str) -> Tokenizer:
     """English: ``keywords.tokens`` as it always was; Chinese/Japanese: ``cjk_tokens``; else ``unicode_tokens``."""
     if language == "en":
         return english_tokens
+    if language == "zh" and has_jieba():  # optional extra 'multilingual': whole words, not n-grams
+        return zh_word_tokens
     if language in ("zh", "ja"):
         return cjk_tokens
     return unicode_tokens
@@ -141,7 +167,8 @@ def resolve_language(texts: list[str], config: Config, told: str | None = None) 
     embedder = config.embedder.model_copy(update={"kind": MULTILINGUAL_EMBEDDER}) if keeps_default else config.embedder
     new = config.model_copy(update={"embedder": embedder,
                                     "method": config.method.model_copy(update={"language": lang})})
-    words = {"zh": "character bigrams and trigrams", "ja": "character bigrams and trigrams"}.get(lang, "Unicode words")
+    words = {"zh": "jieba words" if has_jieba() else "character bigrams and trigrams (pip install jieba for words)",
+             "ja": "character bigrams and trigrams"}.get(lang, "Unicode words")
     note = (f"language: {LANGUAGE_NAMES.get(lang, lang)} ({'detected' if detected else 'as told'}; "
             f"--language en to override); key words: {words}; embedder: "
             + (f"{MULTILINGUAL_EMBEDDER} (multilingual, instead of the English default)" if keeps_default

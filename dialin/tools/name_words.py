@@ -26,9 +26,12 @@ from dataclasses import dataclass, field
 
 from dialin.agents.namer import ACTIONS
 from dialin.tools.keywords import tokens as english_tokens
+from dialin.tools.zh_person import PersonNames, zh_person_names
 
-MIN_COVER = 0.25
-"""The least share of members that must hold an objective word (the issue's floor is 20%; a margin)."""
+MIN_COVER = 0.2
+"""The least share of members that must hold an objective word (the issue's floor; 0.25 measured worse on 3 seeds, BENCHMARKS 18)."""
+TOPIC_PROPER = 0.5
+"""The least share of members holding a capitalised word for it to be the cluster's topic (a brand, a product)."""
 MIN_ACT = 0.3
 """The least share of members whose wording supports an action for it to be a candidate."""
 ACT_OUTRIGHT = 0.5
@@ -41,7 +44,7 @@ actually really just bit lot thing things something anything everything nothing 
 already also even though ever never again back much many very quite lot lots kind sort mean guess think thought
 want wanted need needed bye goodbye hey hiya morning afternoon evening today tonight yesterday tomorrow ago soon
 later earlier now asap mate sir madam miss mrs mr ms dear hold line moment second minute minutes hour hours
-day days week weeks month months year years time times able sounds sound fine good bad nice awesome fab ended
+day days week weeks month months year years able sounds sound fine good bad nice awesome fab ended
 ending earning told tell say said says know knew let lets got get getting gonna wanna gotta one two three four
 five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred thousand million first second third
 monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
@@ -78,7 +81,7 @@ ACTION_CUES: dict[str, str] = {
     "greet": r"^\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))\b|\bspeaking with\b|\bhow can i help\b",
     "apologize": r"\bsorry\b|\bapolog\w*",
     "decline": r"^\s*(?:no|nope|nah)\b|\bthat's all\b|\bthats all\b|\bnothing else\b|\ball good\b|\bno thanks?\b",
-    "confirm": r"^\s*(?:yes|yeah|yep|yup|sure|correct|right|ok|okay)\b|\bthat's right\b|\bi've\b|\bi have\b|"
+    "confirm": r"^\s*(?:yes|yeah|yep|yup|sure|correct|right|ok|okay)\b|\bthat's right\b|"
                r"\bhas been\b|\bhave been\b|\bdone\b|\ball set\b",
     "provide": r"\d|\bmy (?:name|address|date|postcode|number|email|phone)\b|\bit's\b|\bits\b|\bthe (?:rate|balance|fee)\b",
     "explain": r"\byou can\b|\byou'll\b|\byou will\b|\byou need\b|\bit takes\b|\bbecause\b|\busually\b|\bnormally\b|\bwhat happens\b",
@@ -102,6 +105,9 @@ ZH_ACTION_CUES: dict[str, str] = {
     "close": r"再见|祝您", "inform": r"提醒您|请注意",
 }
 """The same acts in Chinese (a verb list in English, the members' wording in their language)."""
+FAREWELL = re.compile(r"\bbye\b|\bgoodbye\b|\bhave a (?:good|great|lovely|nice|safe)\b|\btake care\b|\benjoy (?:the|your)\b|"
+                      r"再见|祝您", re.IGNORECASE)
+"""A farewell: a cluster most of whose members say it is ``close-conversation`` (not closing an account)."""
 _CUES = {a: re.compile(p + ("|" + ZH_ACTION_CUES[a] if a in ZH_ACTION_CUES else ""), re.IGNORECASE)
          for a, p in ACTION_CUES.items()}
 
@@ -147,12 +153,16 @@ class WordFacts:
     proper: frozenset[str] = field(default=frozenset())
     joined: bool = False
     """The language writes words without spaces: overlapping n-grams are parts of one word."""
+    persons: PersonNames | None = None
+    """People's names in a language with no capitals (Chinese: ``zh_person.zh_person_names``)."""
 
     def __post_init__(self) -> None:
         self.n = max(1, len(self.corpus))
         self.df = Counter(w for t in self.corpus for w in set(self.tokenize(t)))
         if not self.proper:
             self.proper = proper_nouns(self.corpus)
+        if self.joined and self.persons is None:
+            self.persons = zh_person_names(self.corpus)
 
     def key(self, word: str) -> str:
         """A plural folded onto its singular when the corpus has both (``cards`` -> ``card``)."""
@@ -162,7 +172,13 @@ class WordFacts:
 
     def allowed(self, word: str) -> bool:
         """May this word be part of a name (not filler, a date, a number or a proper noun)?"""
-        return word not in FILLER and word not in self.proper and not any(c.isdigit() for c in word)
+        return (word not in FILLER and word not in self.proper and not any(c.isdigit() for c in word)
+                and not (self.persons is not None and self.persons.holds(word)))
+
+    def topic(self, word: str, cover: float) -> bool:
+        """A capitalised word most members hold is what the cluster is about (``Visa``, ``Apple`` Pay), not
+        someone's name or address: people give their own names, so one name is held by few members."""
+        return cover >= TOPIC_PROPER and word in self.proper and word not in FILLER
 
     def member_words(self, texts: Sequence[str]) -> list[set[str]]:
         return [{self.key(w) for w in self.tokenize(t)} for t in texts]
@@ -179,7 +195,7 @@ class WordFacts:
         of the members (and by two when there are two), ranked by coverage x rarity in the corpus."""
         cover = self.coverage(texts)
         least = max(min_cover, min(2, len(texts)) / max(1, len(texts)) - 1e-9)
-        ok = [(w, c) for w, c in cover.items() if c >= least and self.allowed(w)]
+        ok = [(w, c) for w, c in cover.items() if c >= least and (self.allowed(w) or self.topic(w, c))]
         score = {w: c * math.log(1 + self.n / (1 + self.df.get(w, 0))) for w, c in ok}
         ranked = sorted(ok, key=lambda x: (-score[x[0]], x[0]))
         if self.joined:  # 信用卡 holds 信用 and 用卡: keep the best of overlapping n-grams only
@@ -205,31 +221,58 @@ def action_support(texts: Sequence[str], actions: Sequence[str] = ACTIONS) -> di
     return {a: sum(1 for t in texts if _CUES[a].search(t)) / n for a in actions if a in _CUES}
 
 
-def candidate_actions(texts: Sequence[str], role: str | None) -> tuple[list[str], str | None]:
+def candidate_actions(texts: Sequence[str], role: str | None, cued: bool = False) -> tuple[list[str], str | None]:
     """(the actions the members support within the role's verbs, or all the role's verbs when none is;
-    a conversational act common enough to name the cluster outright, or None)."""
+    a conversational act common enough to name the cluster outright, or None). ``cued``: only supported
+    verbs even when no role is known (Chinese: an English verb beside Chinese words is a poor embedding
+    match, the members' wording a better guide; BENCHMARKS 18, session 8)."""
     allowed = role_actions(role)
     support = action_support(texts, allowed)
     outright = max((a for a in CONVERSATIONAL if a in support), key=lambda a: support[a], default=None)
     if outright and support[outright] >= ACT_OUTRIGHT and support[outright] >= max(support.values()):
         return [outright], outright
+    farewell = sum(1 for t in texts if FAREWELL.search(t)) / max(1, len(texts))
+    if "close" in allowed and farewell >= ACT_OUTRIGHT and farewell >= max(support.values(), default=0.0):
+        return ["close"], "close"
     everyday = [a for a in allowed if a not in CONVERSATIONAL]
-    if role_kind(role) is None:  # no role known: any verb, the embedding chooses (measured: restricting
+    if role_kind(role) is None and not cued:  # no role known: any verb, the embedding chooses (measured: restricting
         return everyday, None    # to cue-supported verbs lost 0.04-0.07 of the namer check, BENCHMARKS 12)
     supported = [a for a in everyday if support.get(a, 0.0) >= MIN_ACT]
     return (supported or everyday), None
 
 
-SET_OBJECTIVES = frozenset({"agent", "customer", "you", "offer", "personal", "details", "unspecified"})
+ZH_SET_OBJECTIVES = {"agent": "客服", "customer": "客户", "you": "您", "offer": "其他帮助", "conversation": "对话",
+                     "personal_details": "个人信息", "unspecified": "未明"}
+"""The objectives dialin sets, in Chinese: a name's objective is in the corpus's language (issue 20)."""
+SET_OBJECTIVES = frozenset({"agent", "customer", "you", "offer", "conversation", "personal", "details", "unspecified",
+                            *ZH_SET_OBJECTIVES.values()})
 """Objectives dialin sets itself, not words taken from the members: a conversational act's addressee
 (``thank-agent``), personal data (``provide-personal_details``), or none found (``unspecified``)."""
 
 
-def personal_data(texts: Sequence[str], facts: WordFacts) -> bool:
-    """Do most members hold a proper noun, a number or a date (someone giving their details)?"""
+def names_share(texts: Sequence[str], facts: WordFacts) -> float:
+    """The share of ``texts`` that hold a person's or place's name (a proper noun; in Chinese a name found by
+    ``zh_person``)."""
+    def named(t: str) -> bool:
+        if any(m.lower() in facts.proper for m in _WORD.findall(t)):
+            return True
+        return facts.persons is not None and any(n in t for n in facts.persons.names)
+    return sum(1 for t in texts if named(t)) / max(1, len(texts))
+
+
+def local_objective(words: tuple[str, ...], facts: WordFacts) -> tuple[str, ...]:
+    """A set objective (``("personal", "details")``) in the corpus's language: Chinese when its words are
+    written without spaces (``个人信息``), else as it is."""
+    if not facts.joined:
+        return words
+    return (ZH_SET_OBJECTIVES.get("_".join(words), "_".join(words)),)
+
+
+def personal_data(texts: Sequence[str], facts: WordFacts, share: float = 0.5) -> bool:
+    """Do at least ``share`` of the members hold a proper noun, a number or a date (someone giving their details)?"""
     held = sum(1 for t in texts if re.search(r"\d", t) or any(w in facts.proper or w in FILLER_DATES
                                                                 for w in (m.lower() for m in _WORD.findall(t))))
-    return held >= 0.5 * max(1, len(texts))
+    return held >= share * max(1, len(texts))
 
 
 def act_objective(action: str, role: str | None) -> str:
@@ -237,6 +280,8 @@ def act_objective(action: str, role: str | None) -> str:
     apologies are addressed to the other party (the other role, or ``you``)."""
     if action == "decline":
         return "offer"
+    if action == "close":  # a farewell (``FAREWELL``)
+        return "conversation"
     return {"customer": "agent", "agent": "customer"}.get(role_kind(role) or "", "you")
 
 
@@ -263,6 +308,7 @@ def audit_names(named: Sequence[tuple[str, Sequence[str]]], corpus: Sequence[str
     Returns the names with a proper noun, those with a word held by fewer than ``floor`` of the members,
     and their share of all names."""
     proper = proper_nouns(corpus)
+    persons = zh_person_names(corpus)  # Chinese has no capitals: names found where the text says so
     rare, names_of_people, set_words = [], [], []
     for name, texts in named:
         words = [w for w in re.split(r"_\d+$", name.partition("-")[2])[0].split("_") if w]
@@ -281,7 +327,7 @@ def audit_names(named: Sequence[tuple[str, Sequence[str]]], corpus: Sequence[str
                 low.append(f"{w} {share:.0%}")
         if low:
             rare.append({"name": name, "words": low, "members": len(texts)})
-        if any(w in proper for w in words):
+        if any(w in proper or (re.search(r"[^\x00-\u024f]", w) and persons.holds(w)) for w in words):
             names_of_people.append(name)
     n = max(1, len(named))
     return {"names": len(named), "proper_noun": names_of_people, "rare_word": rare,

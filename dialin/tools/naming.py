@@ -25,7 +25,8 @@ import numpy as np
 from dialin.agents.namer import ACTIONS, name_sample, normalise_name
 from dialin.config import MethodConfig
 from dialin.llm.router import LLMRouter
-from dialin.tools.name_words import WordFacts, act_objective, candidate_actions, personal_data, role_actions
+from dialin.tools.name_words import (WordFacts, act_objective, candidate_actions, local_objective, names_share,
+                                     personal_data, role_actions, role_kind)
 from dialin.tools.vectors import l2_normalise
 
 NAMING_MODES: tuple[str, ...] = get_args(MethodConfig.model_fields["naming"].annotation)
@@ -97,17 +98,23 @@ def grounded_name(encoder: Encoder, members: np.ndarray, texts: Sequence[str], f
     """
     words = [w for w, _ in facts.objective_words(texts)]
     objectives = keyword_objectives(words)
-    actions, outright = candidate_actions(texts, role)
+    actions, outright = candidate_actions(texts, role, cued=facts.joined)
     if llm_name and answer_ok(llm_name, texts, facts, role):
         action, _, objective = normalise_name(llm_name).partition("-")
         objectives.append(tuple(objective.split("_")))
         if not outright and action not in actions:
             actions.append(action)
-    if outright:  # thanks, greetings, apologies, "that's all": addressed to the other party
-        objectives = [(act_objective(outright, role),)]
+    if outright:  # thanks, greetings, apologies, "that's all": addressed to the other party; with no role
+        # known, "you" says little, so the words most members share compete with it (BENCHMARKS 18, session 8)
+        objectives = [local_objective((act_objective(outright, role),), facts)] + \
+            (objectives if role_kind(role) is None else [])
+    if role_kind(role) == "customer" and names_share(texts, facts) >= 0.5 and personal_data(texts, facts, 0.7):
+        # customers stating their names, numbers, dates: their personal details, whatever else they say
+        objectives, actions = [local_objective(("personal", "details"), facts)], ["provide"]
     objectives = list(dict.fromkeys(objectives))
     if not objectives:  # no word most members share: their personal data, or nothing to name it by
-        objectives = [("personal", "details") if personal_data(texts, facts) else ("unspecified",)]
+        objectives = [local_objective(("personal", "details") if personal_data(texts, facts) else ("unspecified",),
+                                      facts)]
     if len(members) == 0:
         return normalise_name(f"{actions[0]}-{'_'.join(objectives[0])}")
     centre = l2_normalise(np.asarray(members, dtype=np.float64).mean(axis=0))

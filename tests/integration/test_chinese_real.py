@@ -2,8 +2,8 @@
 `dialin run` itself. The judge is left to the cascade (judge_budget 0) and no LLM is asked, so no server
 starts: what is tested is language detection, embedding, clustering, Chinese key-word names, roles, merging
 and the exports, on the first 30 of the corpus's 64 dialogues (341 of 713 rows; the whole corpus took 18 min on
-the shared machine, this about 40 s). Not checked here, because this code does not yet keep it in Chinese: no
-person's name in a name (Chinese has no capitals to tell one; a run named a cluster provide-生日_名字_朱琳)."""
+the shared machine, this about 40 s). No person's name in a name: Chinese has no capitals to tell one, so
+``dialin/tools/zh_person.py`` finds them where the text says so (a run once named a cluster provide-生日_名字_朱琳)."""
 
 from __future__ import annotations
 
@@ -65,4 +65,5 @@ def test_chinese_corpus_end_to_end(tmp_path: Path) -> None:
     texts = [json.loads(line)["text"] for line in corpus.read_text(encoding="utf-8").splitlines()]
     rep = audit_names([(c["name"], c["members"]) for c in clusters if c["id"] >= 0], texts)
     assert rep["rare_share"] <= 0.2, rep
+    assert rep["proper_noun"] == [], rep  # no 朱琳, 孙悦, 先生 in a name
     print(json.dumps({"metrics": summary["metrics"], "names": names}, ensure_ascii=False))

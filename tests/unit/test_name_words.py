@@ -106,3 +106,35 @@ def test_members_giving_their_details_are_named_so_not_by_their_names() -> None:
     assert name == "provide-personal_details"
     rep = audit_names([("thank-agent", ["thanks"]), (name, details)], corpus)
     assert rep["set_objective"] == ["thank-agent", name] and rep["rare_word"] == [] and rep["proper_noun"] == []
+
+
+def test_a_farewell_cluster_is_close_conversation_not_closing_an_account() -> None:
+    enc = WordEncoder(256)
+    bye = ["No problem at all, have a great weekend!", "Take care, bye now", "You're welcome, have a lovely day"]
+    facts = WordFacts(bye + CORPUS)
+    assert grounded_name(enc, enc.encode(bye), bye, facts, "agent") == "close-conversation"
+    closing = ["I want to close my account", "please close my savings account", "how do I close my account"]
+    acts, outright = candidate_actions(closing, "customer")
+    assert outright is None and "close" in acts  # closing an account is no farewell
+
+
+def test_with_no_role_a_common_act_competes_with_the_shared_words() -> None:
+    enc = WordEncoder(256)
+    praise = ["thanks, that was really helpful", "thank you, helpful as ever", "cheers, very helpful"]
+    facts = WordFacts(praise + CORPUS)
+    assert grounded_name(enc, enc.encode(praise), praise, facts, None) in ("thank-you", "thank-helpful")
+    assert grounded_name(enc, enc.encode(praise), praise, facts, "customer") == "thank-agent"  # role known: set
+
+
+def test_having_lost_something_is_no_confirmation_and_time_is_a_word() -> None:
+    assert action_support(["I've lost my card", "I have lost my wallet"], ["confirm", "report"]) == \
+        {"confirm": 0.0, "report": 1.0}
+    assert WordFacts(["what time is it"]).allowed("time")
+
+
+def test_a_brand_most_members_hold_is_a_topic_a_name_a_few_hold_is_not() -> None:
+    cards = ["Can I get a Visa card?", "Do you offer Visa or Mastercard?", "I want a Visa debit card",
+             "Is my card a Visa?"]
+    facts = WordFacts(cards + CORPUS)
+    assert "visa" in facts.proper and "visa" in dict(facts.objective_words(cards))
+    assert "bennett" not in dict(facts.objective_words(LOST))  # 2 of 6 hold it: a person, never a topic
