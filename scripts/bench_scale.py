@@ -29,13 +29,18 @@ def run_one(path: str, config: str | None, env: dict[str, str], ray: str | None)
         cmd += ["--config", config]
     if ray is not None:
         cmd += ["--ray"] + ([ray] if ray != "local" else [])
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()
+    before = os.times()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    after = os.times()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"error: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout)
     out["wall_s"] = round(wall, 1)
+    # CPU of the run and its children (the llama.cpp servers it started): user + system seconds
+    out["cpu_s"] = round((after.children_user - before.children_user) + (after.children_system - before.children_system), 1)
+    out["load_avg"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     out["file"] = path
     return out
 
@@ -48,7 +53,7 @@ def table(results: list[dict], key: str, fmt: str) -> str:
         cells = []
         for r in results:
             row = next((s for s in r["stats"]["stages"] if s["stage"] == stage), None)
-            cells.append(format(row[key], fmt) if row else "-")
+            cells.append(format(row[key], fmt) if row and key in row else "-")
         if any(c != "-" for c in cells):
             lines.append(f"| {stage} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -76,9 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         m = r.get("metrics") or {}
         print(f"{path}: {r['stats']['rows']} rows, {r['stats']['clusters']} intents, wall {r['wall_s']} s, "
-              f"NMI {m.get('nmi')}, ACC {m.get('acc')}", flush=True)
+              f"CPU {r['cpu_s']} s (run + its servers), load average before {r['load_avg']['before']} after "
+              f"{r['load_avg']['after']}, NMI {m.get('nmi')}, ACC {m.get('acc')}", flush=True)
         Path(args.out).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     print("\nseconds per stage\n" + table(results, "seconds", ".1f"))
+    print("\nCPU seconds per stage (the run's process; servers not counted)\n" + table(results, "cpu_seconds", ".1f"))
     print("\npeak RSS (MB) per stage\n" + table(results, "peak_rss_mb", ".0f"))
     return 0
 

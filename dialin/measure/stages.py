@@ -50,14 +50,16 @@ class StageMeter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = self._window_start = time.perf_counter()
+        self._cpu0 = self._window_cpu = time.process_time()
         self._window_peak = rss_bytes()
-        self._carry = (0.0, 0)
+        self._carry = (0.0, 0, 0.0)
 
     def __enter__(self) -> "StageMeter":
         return self.start()
 
     def start(self) -> "StageMeter":
         self._t0 = self._window_start = time.perf_counter()
+        self._cpu0 = self._window_cpu = time.process_time()
         self._window_peak = rss_bytes()
         self._thread = threading.Thread(target=_sample, args=(weakref.ref(self), self._stop, self.interval_s),
                                         name="dialin-rss", daemon=True)
@@ -78,46 +80,49 @@ class StageMeter:
         with self._lock:
             self._window_peak = max(self._window_peak, rss)
 
-    def _close_window(self) -> tuple[float, int]:
-        now = time.perf_counter()
+    def _close_window(self) -> tuple[float, int, float]:
+        now, cpu = time.perf_counter(), time.process_time()
         rss = rss_bytes()
         with self._lock:
-            window = (now - self._window_start, max(self._window_peak, rss))
-            self._window_start, self._window_peak = now, rss
+            window = (now - self._window_start, max(self._window_peak, rss), cpu - self._window_cpu)
+            self._window_start, self._window_peak, self._window_cpu = now, rss, cpu
         return window
 
-    def _add(self, stage: str, seconds: float, peak: int) -> None:
-        row = self.stages.setdefault(stage, {"seconds": 0.0, "peak_rss": 0, "times": 0})
+    def _add(self, stage: str, seconds: float, peak: int, cpu: float = 0.0) -> None:
+        row = self.stages.setdefault(stage, {"seconds": 0.0, "peak_rss": 0, "times": 0, "cpu": 0.0})
         row["seconds"] += seconds
+        row["cpu"] += cpu
         row["peak_rss"] = max(row["peak_rss"], peak)
         row["times"] += 1
 
     def mark(self, stage: str) -> None:
         """``stage`` just ended: it gets the time and peak since the previous mark (less split-out parts)."""
-        seconds, peak = self._close_window()
-        carried_s, carried_peak = self._carry
-        self._carry = (0.0, 0)
-        self._add(NODE_STAGES.get(stage, stage), seconds + carried_s, max(peak, carried_peak))
+        seconds, peak, cpu = self._close_window()
+        carried_s, carried_peak, carried_cpu = self._carry
+        self._carry = (0.0, 0, 0.0)
+        self._add(NODE_STAGES.get(stage, stage), seconds + carried_s, max(peak, carried_peak), cpu + carried_cpu)
 
     def split(self, stage: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` and book it as ``stage``; the enclosing stage keeps the time around it."""
-        before_s, before_peak = self._close_window()
+        before_s, before_peak, before_cpu = self._close_window()
         try:
             return fn()
         finally:
-            seconds, peak = self._close_window()
-            carried_s, carried_peak = self._carry
-            self._carry = (carried_s + before_s, max(carried_peak, before_peak))
-            self._add(stage, seconds, peak)
+            seconds, peak, cpu = self._close_window()
+            carried_s, carried_peak, carried_cpu = self._carry
+            self._carry = (carried_s + before_s, max(carried_peak, before_peak), carried_cpu + before_cpu)
+            self._add(stage, seconds, peak, cpu)
 
     def report(self) -> list[dict[str, Any]]:
-        """One row per stage in the order first seen: seconds, peak RSS in MB, how many times it ran."""
+        """One row per stage in the order first seen: wall seconds, this process's CPU seconds (all its
+        threads; servers in other processes not counted), peak RSS in MB, how many times it ran."""
         total = time.perf_counter() - self._t0
-        rows = [{"stage": k, "seconds": round(v["seconds"], 3), "peak_rss_mb": round(v["peak_rss"] / 2 ** 20, 1),
-                 "times": int(v["times"])} for k, v in self.stages.items()]
+        rows = [{"stage": k, "seconds": round(v["seconds"], 3), "cpu_seconds": round(v["cpu"], 3),
+                 "peak_rss_mb": round(v["peak_rss"] / 2 ** 20, 1), "times": int(v["times"])}
+                for k, v in self.stages.items()]
         peak = max([v["peak_rss"] for v in self.stages.values()] + [rss_bytes()])
-        rows.append({"stage": "total", "seconds": round(total, 3), "peak_rss_mb": round(peak / 2 ** 20, 1),
-                     "times": 1})
+        rows.append({"stage": "total", "seconds": round(total, 3), "cpu_seconds": round(time.process_time() - self._cpu0, 3),
+                     "peak_rss_mb": round(peak / 2 ** 20, 1), "times": 1})
         return rows
 
 
@@ -145,6 +150,7 @@ def measured(stage: str) -> Callable[[F], F]:
 
 
 def format_stages(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'stage':<13} {'seconds':>9} {'peak RSS MB':>12} {'times':>6}"]
-    lines += [f"{r['stage']:<13} {r['seconds']:>9.2f} {r['peak_rss_mb']:>12.1f} {r['times']:>6}" for r in rows]
+    lines = [f"{'stage':<13} {'seconds':>9} {'CPU s':>9} {'peak RSS MB':>12} {'times':>6}"]
+    lines += [f"{r['stage']:<13} {r['seconds']:>9.2f} {r.get('cpu_seconds', 0.0):>9.2f} {r['peak_rss_mb']:>12.1f} "
+              f"{r['times']:>6}" for r in rows]
     return "\n".join(lines)

@@ -102,3 +102,13 @@ def cluster(
             )
             labels = gmm.fit(Xn).predict(Xn)
     return _renumber(np.asarray(labels))
+
+
+def groups(labels: np.ndarray) -> list[np.ndarray]:
+    """Positions of each label's members, labels in ascending order (one stable argsort: O(n log n), not O(n K))."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return []
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    return np.split(order, cuts)

@@ -51,9 +51,24 @@ MAX_SHAPE_SIZE = 300
 """Shape features of bigger clusters come from a fixed random sample of this many members."""
 
 
+KNN_EXACT_MAX = 20_000
+"""Above this many corpus rows neighbour profiles are read from a fixed random sample of this many rows
+(linear time, issue 16): the m-th nearest of n rows is taken as the (m * sample / n)-th nearest of the sample."""
+
+
 def _knn_profile(Q: np.ndarray, V: np.ndarray, self_offset: int | None, kmax: int) -> np.ndarray:
-    """Row i: mean similarity of Q[i] to its 1..kmax nearest rows of V (itself excluded), shape (len(Q), kmax)."""
+    """Row i: mean similarity of Q[i] to its 1..kmax nearest rows of V (itself excluded), shape (len(Q), kmax).
+
+    Exact up to ``KNN_EXACT_MAX`` rows of V (O(len(Q) len(V)) time, memory 1,024 x len(V)); above it an
+    estimate from a fixed sample of V, so the cost stays linear in the corpus."""
     k = min(kmax, len(V) - 1)
+    if k > 0 and len(V) > KNN_EXACT_MAX:
+        sample = V[np.sort(np.random.default_rng(0).choice(len(V), size=KNN_EXACT_MAX, replace=False))]
+        frac = KNN_EXACT_MAX / (len(V) - 1)
+        ks = int(math.ceil(k * frac))
+        prof = _knn_profile(Q, sample, None, ks)  # self (similarity 1) excluded by value in the sample
+        cols = np.clip(np.round(np.arange(1, k + 1) * frac).astype(int), 1, ks) - 1
+        return prof[:, cols]
     out = np.zeros((len(Q), max(k, 0)), dtype=np.float32)
     if k <= 0:
         return out

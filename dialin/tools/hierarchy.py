@@ -82,10 +82,10 @@ class Hierarchy:
 
     def cut(self, k: int) -> np.ndarray:
         """Point labels of the cut into k clusters (numbered by node order)."""
-        labels = np.empty(len(self.leaf_of), dtype=np.int64)
-        for c, node in enumerate(self.cut_nodes(k)):
-            labels[self.members(node)] = c
-        return labels
+        leaf_label = np.empty(self.m, dtype=np.int64)
+        for c, node in enumerate(self.cut_nodes(k)):  # O(m) in all: each leaf lies under one cut node
+            leaf_label[self.leaves(node)] = c
+        return leaf_label[self.leaf_of]
 
 
 def weighted_ward(C: np.ndarray, w: np.ndarray) -> np.ndarray:

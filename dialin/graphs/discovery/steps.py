@@ -15,8 +15,11 @@ from dialin.agents.judge import judge_sample
 from dialin.agents.k_predictor import k_grid, predict_k
 from dialin.agents.verdicts import Verdict
 from dialin.errors import ParseError
+from dialin.graphs.discovery.trees import tree_of
 from dialin.tools.cascade import fallback_verdict
+from dialin.tools.clustering import _renumber as renumber
 from dialin.tools.clustering import cluster as cluster_fn
+from dialin.tools.clustering import groups as label_groups
 from dialin.tools.merging import equivalent_cosine_theta, merge_labels
 from dialin.tools.naming import name_cluster
 from dialin.tools.sampling import sample as sample_fn
@@ -35,9 +38,12 @@ def cluster_indices(ws: Workspace, indices: list[int], k: int, method: str | Non
     ks = allocate_k({g: len(v) for g, v in groups.items()}, k)
     out: list[list[int]] = []
     for g, members in groups.items():
-        labels = cluster_fn(ws.X[members], ks[g], method=method, seed=seed)
-        for c in range(int(labels.max()) + 1):
-            out.append([members[i] for i in range(len(members)) if labels[i] == c])
+        if method == "agglomerative" and len(members) > 2:  # one tree per set of sentences, cut at every K
+            labels = renumber(tree_of(ws, members).cut(min(ks[g], len(members))))
+        else:
+            labels = cluster_fn(ws.X[members], ks[g], method=method, seed=seed)
+        pos = np.asarray(members)
+        out.extend(pos[part].tolist() for part in label_groups(labels))
     return [c for c in out if c]
 
 

@@ -33,24 +33,10 @@ from langgraph.types import Send
 from dialin.graphs.discovery.shared import _emit, _ws, cluster_key, pending
 from dialin.graphs.discovery.state import Context, DiscoveryState, JudgeTask
 from dialin.graphs.discovery.steps import judge_pair
+from dialin.graphs.discovery.trees import tree_of
 from dialin.tools.cascade import fallback_verdict, triage
-from dialin.tools.hierarchy import Hierarchy, build_hierarchy
 from dialin.tools.leftovers import assign_leftovers, centroids
 from dialin.workspace import Workspace
-
-_TREES: dict[tuple[int, int, str], Hierarchy] = {}
-
-
-def tree_of(ws: Workspace, U: list[int]) -> Hierarchy:
-    """The hierarchy of ``U`` (positions in U), built once per workspace and set (deterministic: a resumed
-    run rebuilds the same tree)."""
-    m = ws.config.method
-    key = (id(ws), len(U), cluster_key(0, U))
-    if key not in _TREES:
-        _TREES.clear()
-        _TREES[key] = build_hierarchy(ws.X[U], path=m.hierarchy, micro=m.micro_clusters,
-                                      exact_limit=m.exact_limit, seed=m.seed)
-    return _TREES[key]
 
 
 def start_k(n: int, factor: float = 1.0) -> int:

@@ -1,0 +1,35 @@
+"""The run's Ward hierarchies: one per set of sentences, built once and cut at any K.
+
+Both loops use it: the ratio loop cuts the tree of an iteration's unassigned sentences at every
+candidate K (``steps.cluster_indices``, ``method.clustering: agglomerative``) instead of building
+one Ward tree per K; the tree-cut loop walks it top-down (``treecut``). The path (exact Ward up to
+``method.exact_limit`` sentences, else Ward on ``method.micro_clusters`` K-means micro-clusters) is
+chosen by size (``dialin.tools.hierarchy``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from dialin.graphs.discovery.shared import cluster_key
+from dialin.tools.hierarchy import Hierarchy, build_hierarchy
+from dialin.workspace import Workspace
+
+_TREES: OrderedDict[tuple[int, int, str], Hierarchy] = OrderedDict()
+KEEP = 4
+"""Trees kept (role groups each have their own; an iteration's groups stay in memory)."""
+
+
+def tree_of(ws: Workspace, U: list[int]) -> Hierarchy:
+    """The hierarchy of ``U`` (positions in U), built once per workspace and set (deterministic: a resumed
+    run rebuilds the same tree)."""
+    m = ws.config.method
+    key = (id(ws), len(U), cluster_key(0, U))
+    if key in _TREES:
+        _TREES.move_to_end(key)
+        return _TREES[key]
+    _TREES[key] = build_hierarchy(ws.X[U], path=m.hierarchy, micro=m.micro_clusters,
+                                  exact_limit=m.exact_limit, seed=m.seed)
+    while len(_TREES) > KEEP:
+        _TREES.popitem(last=False)
+    return _TREES[key]
