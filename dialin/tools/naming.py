@@ -32,11 +32,6 @@ from dialin.tools.vectors import l2_normalise
 NAMING_MODES: tuple[str, ...] = get_args(MethodConfig.model_fields["naming"].annotation)
 CANDIDATE_WORDS = 6
 """Key words that candidate objectives are built from (6 words: 56 candidates)."""
-SHORTLIST = 8
-"""Multi-word objectives embedded per cluster; the others are ranked out by their words' summed vectors."""
-ACTION_SHORTLIST = 6
-"""Actions tried as whole names per cluster, the nearest by summed vectors (issue 16: naming embedded
-~56 objectives + ~26 actions a cluster, more texts than the corpus at 5,000 sentences)."""
 
 
 class Encoder(Protocol):
@@ -50,38 +45,6 @@ def keyword_objectives(keywords: Sequence[str], top: int = CANDIDATE_WORDS) -> l
     out += list(itertools.permutations(kws, 2))
     out += list(itertools.combinations(kws, 3))
     return out
-
-
-def _encode(encoder: Encoder, texts: list[str]) -> np.ndarray:
-    return np.asarray(encoder.encode(texts), dtype=np.float64)
-
-
-def nearest_objective(encoder: Encoder, objectives: list[tuple[str, ...]], centre: np.ndarray) -> tuple[str, ...]:
-    """The objective whose embedding is nearest ``centre``. Single words are embedded as they are (they
-    recur across clusters: the embedder's memo serves them); of the multi-word candidates only the
-    ``SHORTLIST`` whose summed word vectors lie nearest are embedded (about 14 texts a cluster, not 56)."""
-    singles = list(dict.fromkeys(w for o in objectives for w in o))
-    if len(objectives) > SHORTLIST + len(singles):
-        words = dict(zip(singles, _encode(encoder, singles)))
-        approx = l2_normalise(np.array([sum(words[w] for w in o) for o in objectives])) @ centre
-        multi = [i for i in np.argsort(-approx, kind="stable") if len(objectives[i]) > 1][:SHORTLIST]
-        keep = set(multi) | {i for i, o in enumerate(objectives) if len(o) == 1}
-        objectives = [o for i, o in enumerate(objectives) if i in keep]
-    V = _encode(encoder, [" ".join(o) for o in objectives])
-    return objectives[int(np.argmax(V @ centre))]
-
-
-def nearest_action(encoder: Encoder, actions: list[str], objective: tuple[str, ...], centre: np.ndarray) -> str:
-    """The action that brings ``action objective`` nearest ``centre``; of many actions only the
-    ``ACTION_SHORTLIST`` nearest by summed vectors (action + objective) are embedded as whole names."""
-    text = " ".join(objective)
-    if len(actions) > ACTION_SHORTLIST:
-        A = _encode(encoder, list(actions) + [text])
-        approx = l2_normalise(A[:-1] + A[-1]) @ centre
-        keep = set(np.argsort(-approx, kind="stable")[:ACTION_SHORTLIST].tolist())
-        actions = [a for i, a in enumerate(actions) if i in keep]
-    W = _encode(encoder, [f"{a} {text}" for a in actions])
-    return actions[int(np.argmax(W @ centre))]
 
 
 def choose_name(encoder: Encoder, members: np.ndarray, keywords: Sequence[str], llm_name: str | None = None) -> str:
@@ -103,8 +66,10 @@ def choose_name(encoder: Encoder, members: np.ndarray, keywords: Sequence[str], 
     if not objectives or len(members) == 0:
         return normalise_name(llm_name) if llm_name else "other-unspecified"
     centre = l2_normalise(np.asarray(members, dtype=np.float64).mean(axis=0))
-    best = nearest_objective(encoder, objectives, centre)
-    action = nearest_action(encoder, actions, best, centre)
+    V = np.asarray(encoder.encode([" ".join(o) for o in objectives]), dtype=np.float64)
+    best = objectives[int(np.argmax(V @ centre))]
+    W = np.asarray(encoder.encode([f"{a} {' '.join(best)}" for a in actions]), dtype=np.float64)
+    action = actions[int(np.argmax(W @ centre))]
     objective = [w for w in best if w != action] or list(best)  # increase-volume, not increase-increase_volume
     return normalise_name(f"{action}-{'_'.join(objective)}")
 
@@ -153,9 +118,11 @@ def grounded_name(encoder: Encoder, members: np.ndarray, texts: Sequence[str], f
     if len(members) == 0:
         return normalise_name(f"{actions[0]}-{'_'.join(objectives[0])}")
     centre = l2_normalise(np.asarray(members, dtype=np.float64).mean(axis=0))
-    best = nearest_objective(encoder, objectives, centre)
+    V = np.asarray(encoder.encode([" ".join(o) for o in objectives]), dtype=np.float64)
+    best = objectives[int(np.argmax(V @ centre))]
     actions = [a for a in actions if (a,) != best] or actions  # check-check says nothing
-    action = nearest_action(encoder, actions, best, centre)
+    W = np.asarray(encoder.encode([f"{a} {' '.join(best)}" for a in actions]), dtype=np.float64)
+    action = actions[int(np.argmax(W @ centre))]
     objective = [w for w in best if w != action] or list(best)
     return normalise_name(f"{action}-{'_'.join(objective)}")
 
