@@ -190,8 +190,7 @@ class MethodConfig(_Strict):
     hierarchy, cut top-down by the judge (a good node is kept, a bad one split), then judge-verified merges
     of nearest clusters and the rest reassigned to the nearest kept cluster (dialin/graphs/discovery/treecut.py)."""
     hierarchy: Literal["auto", "exact", "micro"] = "auto"
-    """The Ward tree (treecut's, and the ratio loop's with clustering: agglomerative, cut at every candidate K):
-    exact Ward up to exact_limit sentences, else Ward on K-means micro-clusters."""
+    """The Ward tree (treecut's; the ratio loop's, cut at every K): exact up to exact_limit, else on micro-clusters."""
     exact_limit: int = Field(5000, ge=2)
     micro_clusters: int = Field(3000, ge=2)
     tree_start: float = Field(2.0, gt=0.0)
