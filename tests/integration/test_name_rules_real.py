@@ -42,5 +42,7 @@ def test_grounded_names_of_the_support_log_keep_the_rules() -> None:
     assert rep["rare_share"] <= 0.05, rep
     by_gold = {gold: n for (gold, _), (n, _) in zip(sorted(groups), named)}
     assert by_gold["thank-agent"] == "thank-agent" and by_gold["greet-customer"] == "greet-customer"
-    # the objective is the members' word; the action is not yet theirs: this code names it confirm-card (open)
-    assert by_gold["report-lost_card"].split("-")[1] == "card", by_gold["report-lost_card"]
+    # the objective holds the members' word; "I've lost my card" is no longer read as a confirmation (it was
+    # confirm-card); the action is still not theirs ("report"): this code names it provide-card_here (issue 21, open)
+    lost = by_gold["report-lost_card"]
+    assert "card" in lost.split("-")[1].split("_") and not lost.startswith("confirm-"), lost

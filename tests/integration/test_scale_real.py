@@ -57,23 +57,41 @@ def _corpus(tmp_path: Path, n: int) -> Path:
     return out
 
 
-def test_ray_data_embeds_like_the_local_embedder():
+RAY_EMBED = """
+import json, sys
+import numpy as np
+import ray
+from dialin.config import EmbedderConfig
+from dialin.llm.ray_scale import RayEmbedder, connect
+texts = json.loads(open(sys.argv[1]).read())
+info = connect(None)
+try:
+    emb = RayEmbedder(EmbedderConfig(progress=False), workers=2)
+    X = emb.encode(texts)
+finally:
+    ray.shutdown()
+np.save(sys.argv[2], X)
+print(json.dumps({"nodes": info["nodes"], "cpus": info["cpus"], "calls": emb.calls}))
+"""
+
+
+def test_ray_data_embeds_like_the_local_embedder(tmp_path):
+    # Ray runs in its own interpreter: ray.init leaves threads and signal handling in the process that called
+    # it, which broke a later test's real Ctrl-C in the same pytest process
     from dialin.config import EmbedderConfig
     from dialin.embed import make_embedder
-    from dialin.llm.ray_scale import MIN_RAY_TEXTS, RayEmbedder, connect
+    from dialin.llm.ray_scale import MIN_RAY_TEXTS
 
     texts = [json.loads(x)["text"] for x in shared_data("banking77/banking77.jsonl").read_text().splitlines()]
     texts = texts[:MIN_RAY_TEXTS + 100]
-    import ray
-
-    info = connect(None)
-    try:
-        assert info["nodes"] >= 1 and info["cpus"] >= 1
-        emb = RayEmbedder(EmbedderConfig(progress=False), workers=2)
-        X = emb.encode(texts)
-    finally:
-        ray.shutdown()
-    assert emb.calls == 1  # it went through Ray Data
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    done = subprocess.run([sys.executable, "-c", RAY_EMBED, str(tmp_path / "texts.json"), str(tmp_path / "X.npy")],
+                          capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    assert info["nodes"] >= 1 and info["cpus"] >= 1
+    assert info["calls"] == 1  # it went through Ray Data
+    X = np.load(tmp_path / "X.npy")
     local = make_embedder(EmbedderConfig(progress=False, cache=False)).encode(texts)
     assert X.shape == local.shape and np.allclose(X, local, atol=1e-4)
 

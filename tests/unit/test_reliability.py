@@ -246,7 +246,7 @@ def test_case11_judge_max_tokens_must_fit_the_longest_answer(tmp_path):
 
 
 # -- 12: run status -----------------------------------------------------------------------------------------
-def test_case12_failed_and_killed_runs_get_a_status_reason_and_resume_command(tmp_path, monkeypatch):
+def test_case12_failed_and_killed_runs_get_a_status_reason_and_resume_command(tmp_path, monkeypatch, request):
     from test_graph import fake_config, make_corpus
 
     texts, _ = make_corpus()
@@ -278,6 +278,10 @@ def test_case12_failed_and_killed_runs_get_a_status_reason_and_resume_command(tm
         return "good"
 
     stop = FakeChat(ctrl_c)
+    # Python's own Ctrl-C handler, as in a user's shell: an earlier test in the same process (ray.init) may have
+    # installed another one
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     with pytest.raises(KeyboardInterrupt):
         run_discovery(load_corpus(data, limit=80), config, base_urls={}, client_factory=factory(stop), store=store,
                       run_id=row["run_id"], resume=True)
