@@ -32,10 +32,12 @@ def _data_options(label_default: str | None) -> Callable[[Any], Any]:
     return deco
 
 
-def _corpus(data: str, text_col: str, label_col: str | None, split: str | None, limit: int | None):  # noqa: ANN202
+def _corpus(data: str, text_col: str, label_col: str | None, split: str | None, limit: int | None,  # noqa: ANN202
+            role_col: str | None = None):
     from dialin.data import load_corpus
 
-    return load_corpus(data, text_col=text_col, label_col=label_col, split=split, limit=limit, skip_blank=True)
+    return load_corpus(data, text_col=text_col, label_col=label_col, role_col=role_col, split=split, limit=limit,
+                       skip_blank=True)
 
 
 def _store(config: Config):  # noqa: ANN202
@@ -141,13 +143,7 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
     from dialin.tools.language import resolve_language
 
     config = load_config(config_path)
-    if role_col:
-        from dialin.data import load_corpus
-
-        corpus = load_corpus(data, text_col=text_col, label_col=label_col, role_col=role_col, split=split,
-                             limit=limit, skip_blank=True)
-    else:
-        corpus = _corpus(data, text_col, label_col, split, limit)
+    corpus = _corpus(data, text_col, label_col, split, limit, role_col)
     config, note = resolve_language(corpus.unique_texts, config, language)
     if note:
         _say(note)

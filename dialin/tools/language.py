@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -93,13 +95,14 @@ def zh_word_tokens(text: str) -> list[str]:
     docs/BENCHMARKS.md section 18 (session 8)."""
     import jieba
 
-    jieba.setLogLevel(60)  # its dictionary-loading chatter on stderr
     out = [w for w in jieba.lcut(text)
            if len(w) >= 2 and _CJK_RUN.fullmatch(w) and w not in ZH_STOP and not all(c in ZH_PARTICLES for c in w)]
     return out + english_tokens(_CJK_RUN.sub(" ", text))
 
 
+@functools.cache
 def has_jieba() -> bool:
+    """Is jieba installed? (Asked once; its dictionary-loading chatter on stderr silenced.)"""
     try:
         import jieba
     except ImportError:

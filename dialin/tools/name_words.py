@@ -106,7 +106,7 @@ ZH_ACTION_CUES: dict[str, str] = {
 }
 """The same acts in Chinese (a verb list in English, the members' wording in their language)."""
 FAREWELL = re.compile(r"\bbye\b|\bgoodbye\b|\bhave a (?:good|great|lovely|nice|safe)\b|\btake care\b|\benjoy (?:the|your)\b|"
-                      r"再见|祝您", re.IGNORECASE)
+                      + ZH_ACTION_CUES["close"], re.IGNORECASE)
 """A farewell: a cluster most of whose members say it is ``close-conversation`` (not closing an account)."""
 _CUES = {a: re.compile(p + ("|" + ZH_ACTION_CUES[a] if a in ZH_ACTION_CUES else ""), re.IGNORECASE)
          for a, p in ACTION_CUES.items()}
