@@ -9,6 +9,7 @@ cache makes sure no answered call is paid twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -84,7 +85,6 @@ async def _drive(corpus: Corpus, config: Config, store: Store, run_id: str, resu
                  client_factory: Any, embedder: Any = None) -> dict[str, Any]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    from dialin.graphs.discovery.graph import build_graph
     from dialin.graphs.discovery.state import Context
 
     meter = StageMeter().start()
@@ -98,32 +98,56 @@ async def _drive(corpus: Corpus, config: Config, store: Store, run_id: str, resu
     thread = {"configurable": {"thread_id": run_id}, "recursion_limit": 1000,
               "max_concurrency": max(4, 2 * sum(ep.max_concurrency * ep.servers for ep in config.endpoints.values()))}
     ctx = Context(workspace=ws)
+    before = asyncio.all_tasks()
     async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(config))) as saver:
-        graph = build_graph().compile(checkpointer=saver, name="dialin-discovery")
-        state = await graph.aget_state(thread)
-        payload: Any = None if (resume and state.values) else {"run_id": run_id}
-        while True:
-            interrupted = None
-            async for mode, chunk in graph.astream(payload, thread, context=ctx, stream_mode=["custom", "updates"]):
-                if mode == "custom" and on_event:
-                    on_event(chunk)
-                elif mode == "updates" and "__interrupt__" in chunk:
-                    interrupted = chunk["__interrupt__"][0].value
-                elif mode == "updates":
-                    for node in chunk:
-                        meter.mark(node)
-            if interrupted is None:
-                break
-            if on_review is None:
-                raise ReviewPending(f"run {run_id} waits for a review ({interrupted['kind']}); review is on in the "
-                                  "config but no reviewer is attached: run it in a terminal, or set "
-                                  "method.review: false")
-            payload = Command(resume=on_review(interrupted))
+        try:
+            await _stream(saver, ctx, thread, run_id, resume, on_event, on_review, meter)
+        except BaseException:
+            await _settle_checkpoints(saver, before)
+            raise
     store.set_status(run_id, "done")
     meter.stop()
     result = store.load_result(run_id)
     result["stats"]["stages"] = meter.report()
     return result
+
+
+async def _settle_checkpoints(saver: Any, before: set[asyncio.Task[Any]]) -> None:
+    """After a failed or cancelled run: let the checkpoint writes still in flight finish, then end any
+    transaction one of them left open. Otherwise the connection, closed with a cursor still alive (a
+    traceback holds it), keeps the database locked and a retry in the same process finds
+    "database is locked"."""
+    pending = asyncio.all_tasks() - before - {asyncio.current_task()}
+    if pending:
+        await asyncio.wait(pending, timeout=10)
+    with contextlib.suppress(Exception):
+        await saver.conn.rollback()
+
+
+async def _stream(saver: Any, ctx: Any, thread: dict[str, Any], run_id: str, resume: bool,
+                  on_event: EventHandler | None, on_review: ReviewHandler | None, meter: StageMeter) -> None:
+    from dialin.graphs.discovery.graph import build_graph
+
+    graph = build_graph().compile(checkpointer=saver, name="dialin-discovery")
+    state = await graph.aget_state(thread)
+    payload: Any = None if (resume and state.values) else {"run_id": run_id}
+    while True:
+        interrupted = None
+        async for mode, chunk in graph.astream(payload, thread, context=ctx, stream_mode=["custom", "updates"]):
+            if mode == "custom" and on_event:
+                on_event(chunk)
+            elif mode == "updates" and "__interrupt__" in chunk:
+                interrupted = chunk["__interrupt__"][0].value
+            elif mode == "updates":
+                for node in chunk:
+                    meter.mark(node)
+        if interrupted is None:
+            break
+        if on_review is None:
+            raise ReviewPending(f"run {run_id} waits for a review ({interrupted['kind']}); review is on in the "
+                              "config but no reviewer is attached: run it in a terminal, or set "
+                              "method.review: false")
+        payload = Command(resume=on_review(interrupted))
 
 
 def run_discovery(corpus: Corpus, config: Config, **kwargs: Any) -> dict[str, Any]:
