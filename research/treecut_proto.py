@@ -7,6 +7,12 @@ shown sample) without the HTTP server and the graph, so one row takes seconds in
     PYTHONPATH=$PWD nice -n 10 python research/treecut_proto.py b77 hwu --acc 0.96 --min-size 3 ...
 
 Vectors: the bundled all-MiniLM-L6-v2, cached under $DIALIN_HOME/proto/.
+
+Session 9 levers (docs/BENCHMARKS.md 16): ``--low/--high`` (tree nodes decided by the shipped P(good) model
+without a call), ``--pair-low/--pair-one`` (merge unions refused without a call / one check), ``--stop-rel``
+(a bad node under a share of n/k0 is set aside, its halves unjudged), ``--max-refusals``, ``--skip-frag``,
+``--dump`` (each node's and pair's size, P(good), gold purity) and the bounds ``--oracle/--oracle-pairs``
+(a perfect free cascade: mixed nodes / unions decided from the gold labels, no call; never a method).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import math
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -87,11 +94,16 @@ _MODEL = {}
 
 def fallback(X, members) -> bool:
     """``tools.cascade.fallback_verdict`` without a workspace: the shipped P(good) model, good iff >= 0.5."""
+    return pgood(X, members) >= 0.5
+
+
+def pgood(X, members) -> float:
+    """The shipped P(good) model's score of ``members`` in the corpus frame of ``X``."""
     from dialin.tools.coherence import load_model
     if "m" not in _MODEL or _MODEL["X"] is not X:
         model = load_model(None)
         _MODEL.update(m=model, X=X, f=model.frame(X))
-    return len(members) == 1 or _MODEL["m"].score(_MODEL["f"], members) >= 0.5
+    return 1.0 if len(members) == 1 else float(_MODEL["m"].score(_MODEL["f"], members))
 
 
 def regroup(X, clusters, J, a):
@@ -136,11 +148,14 @@ def run(X, gold, a) -> dict:
     k0 = min(n, max(2, round(a.start * math.sqrt(n / 2))))
     min_size = a.min_size if a.min_size > 0 else max(2, round(a.min_rel * n / k0))
     frontier = h.cut_nodes(k0)
+    stop_below = a.stop_rel * n / k0  # --stop-rel: the halves of a bad node under this size are not judged
     kept: list[list[int]] = []
     bad_parent: dict[int, int] = {}  # node -> its parent when that parent was judged bad
     kept_node: list[int] = []
     rest: list[int] = []
     tree_calls = 0
+    cascade = {"node_bad": 0, "node_good": 0, "pair_bad": 0, "pair_one": 0}
+    dump: list = []
     while frontier:
         nxt = []
         for node in sorted(frontier, key=lambda x: (-h.size(x), x)):  # as the graph: the budget goes to big nodes
@@ -148,14 +163,25 @@ def run(X, gold, a) -> dict:
             if len(mem) < min_size:
                 rest.extend(mem)
                 continue
+            p = pgood(X, mem) if (a.low is not None or a.high is not None or a.dump) else None
             if not J.left():  # as the graph does: the cascade's score against its band's middle decides
                 good = fallback(X, mem)
+            elif a.oracle and max(Counter(gold[i] for i in mem).values()) < 0.9 * len(mem):
+                good = False; cascade["node_bad"] += 1  # --oracle: a perfect free cascade for mixed nodes (a bound)
+            elif a.low is not None and p <= a.low:
+                good = False; cascade["node_bad"] += 1
+            elif a.high is not None and p >= a.high:
+                good = True; cascade["node_good"] += 1
             else:
                 good = J.node(mem)
+            if a.dump:
+                g = [gold[i] for i in mem]
+                dump.append({"kind": "node", "size": len(mem), "p": p, "pur": max(g.count(x) for x in set(g)) / len(g),
+                             "good": bool(good)})
             if good:
                 kept.append(mem); kept_node.append(node)
-            elif h.children(node) is None:
-                rest.extend(mem)
+            elif h.children(node) is None or len(mem) < stop_below:
+                rest.extend(mem)  # a leaf, or a bad node too small to be worth judging its halves: set aside
             else:
                 for c in h.children(node):
                     bad_parent[c] = node
@@ -167,6 +193,7 @@ def run(X, gold, a) -> dict:
     groups = [[k] for k in range(len(kept))]  # kept clusters as unions of tree nodes
     clusters = [list(c) for c in kept]
     refused: set = set()
+    n_refused: dict = {}
     for rnd in range(a.rounds):
         if len(clusters) < 2 or not J.left():
             break
@@ -188,6 +215,9 @@ def run(X, gold, a) -> dict:
             ids = [hash(tuple(sorted(c))) for c in clusters]
             pos = {h_: k for k, h_ in enumerate(ids)}
             ref = {(pos[x], pos[y]) for x, y in refused if x in pos and y in pos} if a.memory else set()
+            if a.max_refusals:  # --max-refusals R: a cluster refused R times is final, never proposed again
+                frozen = [k for k, h_ in enumerate(ids) if n_refused.get(h_, 0) >= a.max_refusals]
+                ref |= {(f, k) for f in frozen for k in range(len(clusters))}
             cand = merge_candidates(X, clusters, ref)
         else:
             nn = S.argmax(1)
@@ -195,6 +225,7 @@ def run(X, gold, a) -> dict:
         used: set[int] = set()
         merged = []
         misses = 0
+        floor = a.skip_frag * float(np.median([len(c) for c in clusters]))
         for i, j in cand:
             if a.patience and misses >= a.patience:
                 break  # the closest pairs come first: after this many refusals in a row, the round ends
@@ -205,11 +236,30 @@ def run(X, gold, a) -> dict:
                 ni, nj = kept_node[gi[0]], kept_node[gj[0]]
                 if bad_parent.get(ni) is not None and bad_parent.get(ni) == bad_parent.get(nj):
                     continue  # the judge has seen exactly this union: bad
+            if min(len(clusters[i]), len(clusters[j])) < floor:
+                continue  # --skip-frag: a fragment is not asked about; the dissolve step places it
             if not J.left():
                 break
             cos = float((C[i] @ C[j]))
             checks = 1 if (a.close1 is not None and cos >= a.close1) else a.checks
-            if J.pair(clusters[i], clusters[j], checks):
+            pu = pgood(X, clusters[i] + clusters[j]) if (a.pair_low is not None or a.pair_one is not None
+                                                           or a.dump) else None
+            if a.dump:
+                g = [gold[x] for x in clusters[i] + clusters[j]]
+                dump.append({"kind": "pair", "size": len(g), "p": pu, "pur": max(g.count(x) for x in set(g)) / len(g),
+                             "cos": cos, "rnd": rnd})
+            if a.pair_one is not None and pu >= a.pair_one:
+                checks = 1; cascade["pair_one"] += 1
+            if a.oracle_pairs and max(Counter(gold[x] for x in clusters[i] + clusters[j]).values()) < 0.9 * (
+                    len(clusters[i]) + len(clusters[j])):
+                cascade["pair_bad"] += 1  # --oracle-pairs: a perfect free cascade for mixed unions (a bound)
+                ok = False
+            elif a.pair_low is not None and pu <= a.pair_low:
+                cascade["pair_bad"] += 1
+                ok = False
+            else:
+                ok = J.pair(clusters[i], clusters[j], checks)
+            if ok:
                 used.update((i, j))
                 merged.append((i, j))
                 misses = 0
@@ -217,6 +267,8 @@ def run(X, gold, a) -> dict:
                 misses += 1
                 hi, hj = hash(tuple(sorted(clusters[i]))), hash(tuple(sorted(clusters[j])))
                 refused.update({(hi, hj), (hj, hi)})
+                n_refused[hi] = n_refused.get(hi, 0) + 1
+                n_refused[hj] = n_refused.get(hj, 0) + 1
         if not merged:
             break
         taken = {x for p in merged for x in p}
@@ -236,7 +288,11 @@ def run(X, gold, a) -> dict:
         lab[c] = k
     for i, k in assigned.items():
         lab[i] = k
-    return {"labels": lab, "calls": J.calls, "tree_calls": tree_calls, "tree_clusters": n_tree,
+    if a.dump:
+        with open(a.dump, "a") as f:
+            for d in dump:
+                f.write(json.dumps(d) + "\n")
+    return {"labels": lab, "calls": J.calls, "tree_calls": tree_calls, "tree_clusters": n_tree, "cascade": cascade,
             "k0": k0, "min_size": min_size, "final": len(clusters)}
 
 
@@ -264,6 +320,18 @@ def main() -> None:
     p.add_argument("--dissolve", type=float, default=0.0)
     p.add_argument("--budget", type=int, default=None)
     p.add_argument("--tag", default="")
+    p.add_argument("--low", type=float, default=None, help="tree nodes with P(good) <= low are bad, no call")
+    p.add_argument("--high", type=float, default=None, help="tree nodes with P(good) >= high are good, no call")
+    p.add_argument("--pair-low", type=float, default=None, help="merge unions with P(good) <= this: refused, no call")
+    p.add_argument("--pair-one", type=float, default=None, help="merge unions with P(good) >= this: one check")
+    p.add_argument("--stop-rel", type=float, default=0.0,
+                   help="a bad node under this x n/k0 (the start cut's mean size) is set aside, its halves unjudged")
+    p.add_argument("--max-refusals", type=int, default=0, help="a cluster refused this often is not asked again")
+    p.add_argument("--skip-frag", type=float, default=0.0,
+                   help="pairs with a cluster under this x the median size are not asked")
+    p.add_argument("--oracle", action="store_true", help="bound: mixed nodes (gold) are bad without a call")
+    p.add_argument("--oracle-pairs", action="store_true", help="bound: mixed unions (gold) refused without a call")
+    p.add_argument("--dump", default="", help="append each node/pair's size, P(good), gold purity (JSONL)")
     a = p.parse_args()
     for name in a.sets:
         corpus, X, gold_u = load(name)
@@ -273,7 +341,8 @@ def main() -> None:
         m = clustering_metrics([corpus.labels[i] for i in keep], [int(r["labels"][corpus.row_to_unique[i]]) for i in keep])
         out = {"set": name, "tag": a.tag, "nmi": m["nmi"], "acc": m["acc"], "clusters": r["final"],
                "calls": r["calls"], "tree_calls": r["tree_calls"], "tree_clusters": r["tree_clusters"],
-               "k0": r["k0"], "min_size": r["min_size"], "cpu_s": round(time.process_time() - c0, 1),
+               "k0": r["k0"], "min_size": r["min_size"], "cascade": r["cascade"],
+               "cpu_s": round(time.process_time() - c0, 1),
                "wall_s": round(time.perf_counter() - t0, 1), "load": os.getloadavg()[0],
                "args": {k: v for k, v in vars(a).items() if k not in ("sets", "tag")}}
         print(json.dumps(out), flush=True)

@@ -45,6 +45,15 @@ def test_merge_candidates_pair_each_cluster_once() -> None:
     assert start_k(3079) == 39 and start_k(3079, 2.0) == 78 and start_k(1) == 1
 
 
+def test_a_cluster_refused_with_every_other_has_no_merge_candidate() -> None:
+    X = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99], [-1, 0]], dtype=float)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    clusters = [[0], [2], [3], [4]]
+    assert merge_candidates(X, clusters, refused={(3, 0), (3, 1), (3, 2)}) == [(1, 2)]  # not the refused (0, 3)
+    assert merge_candidates(X, clusters[:3], refused={(0, 1), (0, 2)}) == [(1, 2)]  # not (0, 0): itself
+    assert merge_candidates(X, [[0], [4]], refused={(0, 1)}) == []
+
+
 @pytest.mark.parametrize("checks", [1, 2])
 def test_treecut_loop_finds_the_intents(tmp_path, checks) -> None:
     result, fake, store, labels = run(tmp_path, loop="treecut", min_cluster_size=2, merge_checks=checks)

@@ -145,7 +145,8 @@ def merge_candidates(X: np.ndarray, clusters: list[list[int]],
     if not np.isfinite(S).any():
         return []
     nn = S.argmax(1)
-    pairs = sorted({(min(i, int(j)), max(i, int(j))) for i, j in enumerate(nn)}, key=lambda p: (-S[p], p))
+    pairs = sorted({(min(i, int(j)), max(i, int(j))) for i, j in enumerate(nn) if np.isfinite(S[i, j])},
+                   key=lambda p: (-S[p], p))  # a cluster refused with every other has no candidate
     used: set[int] = set()
     out = []
     for i, j in pairs:
