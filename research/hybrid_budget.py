@@ -18,7 +18,8 @@ import statistics
 import time
 from collections import defaultdict
 
-RULE = "session9"
+RULE = "rows-x-doubt"
+RENAMED = {"session9": "retried-0.25", "session7": "rows-x-doubt"}  # the names the session-9 runs were logged under
 DATA = {"b77": ("../shared/data/banking77/banking77_small.jsonl", None, 600),
         "hwu64": ("../shared/data/hwu64/hwu64.jsonl", "test", None)}
 
@@ -48,12 +49,17 @@ def _logging_reviewer(log: list[dict]):
     bench._reviewer = wrapped
 
 
-def session7_rule() -> None:
-    """The priority before session 9 (rows x doubt, a bad verdict counted as a good one), for comparison."""
+def retried_rule(weight: float = 0.25) -> None:
+    """The rule session 9 tried and dropped: a bad verdict (retried next iteration) counts ``weight`` of a good one."""
     import dialin.tools.review_priority as rp
 
-    rp.priority = lambda rows, p_good, agreement=None, label=None: (rows * rp.doubt(p_good, agreement),  # noqa: E731
-                                                                    rp.doubt(p_good, agreement))
+    def priority(rows, p_good, agreement=None, label=None):  # noqa: ANN001, ANN202
+        d = rp.doubt(p_good, agreement)
+        return rows * d * (weight if label == "bad" else 1.0), d
+
+    rp.priority = priority
+    rp.by_priority = lambda items: sorted(items, key=lambda it: priority(  # noqa: E731
+        it["rows"], it.get("p_good"), it.get("agreement"), it.get("label")), reverse=True)
 
 
 def run(out: str, data: str, seeds: list[int], budgets: list[int], orders: list[str], acc: float) -> None:
@@ -90,7 +96,7 @@ def summary(out: str) -> None:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in recs:
         groups[(r["data"], r["budget"], r["order"] + ("" if r["order"] == "random" or r["budget"] == 0
-                                                      else "/" + r.get("rule", "session7")))].append(r)
+                                                      else "/" + RENAMED.get(r.get("rule"), r.get("rule", "rows-x-doubt"))))].append(r)
     fmt = lambda xs: f"{statistics.mean(xs):.2f} +- {statistics.pstdev(xs):.2f}"  # noqa: E731
     for (data, budget, order), rs in sorted(groups.items()):
         asked = [len(r["asked"]) for r in rs]
@@ -110,13 +116,13 @@ def main() -> None:
     ap.add_argument("--orders", default="priority,random")
     ap.add_argument("--acc", type=float, default=0.8)
     ap.add_argument("--summary", action="store_true")
-    ap.add_argument("--rule", default="session9", choices=["session9", "session7"],
-                    help="session7: the priority rule before session 9 (no weight for retried bad verdicts)")
+    ap.add_argument("--rule", default="rows-x-doubt", choices=["rows-x-doubt", "retried-0.25"],
+                    help="retried-0.25: the rule session 9 tried and dropped (a bad verdict counts 0.25)")
     a = ap.parse_args()
     global RULE
     RULE = a.rule
-    if a.rule == "session7":
-        session7_rule()
+    if a.rule == "retried-0.25":
+        retried_rule()
     if a.summary:
         return summary(a.out)
     run(a.out, a.data, [int(s) for s in a.seeds.split(",")], [int(b) for b in a.budgets.split(",")],

@@ -3,9 +3,6 @@
 ``method.review_budget`` is the number of decisions a person will make over the run. The items
 go by priority: the rows a flip would change times the chance the machine is wrong (the least
 confident first among equally large ones), so the budget goes where a wrong answer costs most.
-A wrong ``good`` is final (the cluster is kept and never judged again) while a wrong ``bad`` is
-retried (its sentences go back to the pool and the next iteration clusters them again), so a
-``bad`` verdict counts ``RETRIED_WEIGHT`` of a ``good`` one (session 9, docs/BENCHMARKS.md 17).
 ``simulated_reviewer`` answers review pauses from gold labels: it measures the method (it reads
 the answers) and is for ``dialin bench --reviewer simulated`` only.
 """
@@ -16,8 +13,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-RETRIED_WEIGHT = 0.25
-"""What a wrong ``bad`` costs next to a wrong ``good`` (a round number from the argument above, not fitted)."""
 GOOD_PURITY = 0.8
 """The simulated reviewer calls a cluster good when its most common gold intent holds this share of it."""
 
@@ -31,18 +26,15 @@ def doubt(p_good: float | None, agreement: float | None = None) -> float:
     return 0.5
 
 
-def priority(rows: int, p_good: float | None, agreement: float | None = None,
-             label: str | None = None) -> tuple[float, float]:
-    """Sort key (descending): expected rows a wrong verdict costs (x ``RETRIED_WEIGHT`` for a ``bad`` one),
-    then the doubt itself. Items without a label (merges, kept clusters) count as final."""
+def priority(rows: int, p_good: float | None, agreement: float | None = None) -> tuple[float, float]:
+    """Sort key (descending): expected rows a flip changes, then the doubt itself."""
     d = doubt(p_good, agreement)
-    return rows * d * (RETRIED_WEIGHT if label == "bad" else 1.0), d
+    return rows * d, d
 
 
 def by_priority(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Items (with ``rows``, ``p_good``, optional ``agreement`` and ``label``) most worth a person's time first."""
-    return sorted(items, key=lambda it: priority(it["rows"], it.get("p_good"), it.get("agreement"), it.get("label")),
-                  reverse=True)
+    """Items (with ``rows``, ``p_good``, optional ``agreement``) most worth a person's time first."""
+    return sorted(items, key=lambda it: priority(it["rows"], it.get("p_good"), it.get("agreement")), reverse=True)
 
 
 def ordered(items: Sequence[dict[str, Any]], how: str = "priority", seed: int = 0) -> list[dict[str, Any]]:
