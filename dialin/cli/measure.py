@@ -235,7 +235,8 @@ def simulate_cmd(data: str, text_col: str, label_col: str, split: str | None, li
     """Serve a SIMULATED judge and namer that read DATA's gold labels (OpenAI-compatible), to measure the method.
 
     Point a config's judge/namer endpoint at http://HOST:PORT/v1 (backend vllm). Model names choose the
-    judge per call: sim-0.8 (80% right), sim-0.96-p1.0 (purity 1.0), sim-0.9-hard.
+    judge per call: sim-0.8 (80% right), sim-0.96-p1.0 (purity 1.0), sim-0.9-hard, sim-0.8-lenient / sim-0.8-strict
+    (errors 4x likelier on bad / good clusters; sim-0.8-lenient9: 9x), sim-always-good (a rubber stamp).
     """
     import asyncio
 
@@ -244,7 +245,8 @@ def simulate_cmd(data: str, text_col: str, label_col: str, split: str | None, li
     server = SimulatedServer(_corpus(data, text_col, label_col, split, limit),
                              SimSpec(accuracy=accuracy, purity=purity, hard=hard), host=host, port=port)
     _say(server.warning)
-    _say(f"serving {server.default.model_name} (and sim-ACC[-pP][-hard] by model name) at "
+    _say(f"serving {server.default.model_name} (and sim-ACC[-pP][-hard][-lenient|-strict], sim-always-good by "
+         "model name) at "
          f"http://{host}:{port}/v1 ; Ctrl-C stops it")
     try:
         asyncio.run(server.serve())

@@ -8,12 +8,17 @@
   of the model name and the messages, so a rerun repeats every answer. ``hard``: the errors
   concentrate on near-intent mixtures (a mixture whose two main intents share a word of their
   label, or whose purity lies within 0.2 below the threshold): there the flip rate is 3x the
-  nominal one (at most 0.5), elsewhere a third of it. Logprobs when asked: P(answer) = 1 - the
-  flip probability of that case (a calibrated judge).
+  nominal one (at most 0.5), elsewhere a third of it. ``bias``: class-conditional errors at the
+  same accuracy on a balanced set (``flip_rates``): a ``lenient`` judge says good to bad clusters
+  ``lean`` (default 4) times as often as bad to good ones (as LLM judges do), a ``strict`` one the
+  reverse; ``always``: says good (a rubber stamp) or bad to everything. Logprobs when asked:
+  P(answer) = P(the answer is right | the judge said it) at a 50/50 prior (a calibrated judge).
 - namer (any other call): ``inquire-`` + the majority gold label of the shown sentences.
 
 Several judges at once: the request's model name chooses one, ``sim-0.8`` answers at 80%,
-``sim-0.96-p1.0`` with purity 1.0, ``sim-0.9-hard`` with hard errors; other names get the
+``sim-0.96-p1.0`` with purity 1.0, ``sim-0.9-hard`` with hard errors, ``sim-0.8-lenient``
+(``sim-0.8-strict9``: lean 9) with biased errors, ``sim-0.8-s2`` the same judge with other coins
+(seed 2), ``sim-always-good`` a rubber stamp; other names get the
 server's defaults. The model name also keys the LLM layer's answer cache, so one accuracy's
 answers are never served for another's. The K predictor is not simulated (it would have to
 know the answer).
@@ -31,16 +36,18 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from dialin.data import Corpus
 from dialin.errors import DialinError
 
 WARNING = ("SIMULATED judge: it answers from the gold labels of {source}. It measures the method; "
            "never use it to run the method.")
-_MODEL_RE = re.compile(r"^sim-(?P<acc>[0-9.]+)(?:-p(?P<purity>[0-9.]+))?(?P<hard>-hard)?$")
+_MODEL_RE = re.compile(r"^sim-(?P<acc>[0-9.]+)(?:-p(?P<purity>[0-9.]+))?(?P<hard>-hard)?"
+                       r"(?:-(?P<bias>lenient|strict)(?P<lean>[0-9.]+)?)?(?:-s(?P<seed>[0-9]+))?$")
+_ALWAYS_RE = re.compile(r"^sim-always-(?P<always>good|bad)$")
 
 
 class SimSpec(BaseModel):
@@ -49,29 +56,57 @@ class SimSpec(BaseModel):
     accuracy: float = Field(0.96, ge=0.0, le=1.0)
     purity: float = Field(0.9, gt=0.0, le=1.0)
     hard: bool = False
+    bias: Literal["balanced", "lenient", "strict"] = "balanced"
+    lean: float = Field(4.0, ge=1.0)
+    """With a bias: P(good | bad) / P(bad | good) (lenient) or its inverse (strict)."""
+    always: Literal["good", "bad"] | None = None
+    seed: int = Field(0, ge=0)
+    """Another seed draws other coins (other errors) at the same rates; 0: the original coins."""
 
     @property
     def model_name(self) -> str:
+        if self.always:
+            return f"sim-always-{self.always}"
         name = f"sim-{self.accuracy:g}"
         if self.purity != 0.9:
             name += f"-p{self.purity:g}"
-        return name + ("-hard" if self.hard else "")
+        name += "-hard" if self.hard else ""
+        if self.bias != "balanced":
+            name += f"-{self.bias}" + (f"{self.lean:g}" if self.lean != 4.0 else "")
+        return name + (f"-s{self.seed}" if self.seed else "")
+
+
+def flip_rates(spec: SimSpec) -> tuple[float, float]:
+    """(P(bad | truly good), P(good | truly bad)): their mean is ``1 - accuracy``, their ratio ``lean``.
+
+    A rate that would exceed 1 is capped at 1 and the rest goes to the other class.
+    """
+    e2 = 2 * (1.0 - spec.accuracy)
+    if spec.bias == "balanced":
+        return e2 / 2, e2 / 2
+    big = min(1.0, e2 * spec.lean / (1 + spec.lean))
+    small = min(1.0, e2 - big)
+    return (small, big) if spec.bias == "lenient" else (big, small)
 
 
 def parse_model(name: str, default: SimSpec) -> SimSpec:
     """The judge a model name asks for (``sim-0.8``, ``sim-0.96-p1.0-hard``); other names: ``default``."""
+    a = _ALWAYS_RE.match(name or "")
+    if a:
+        return SimSpec(accuracy=0.5, purity=default.purity, always=a["always"])
     m = _MODEL_RE.match(name or "")
     if not m:
         return default
     try:
         return SimSpec(accuracy=float(m["acc"]), purity=float(m["purity"]) if m["purity"] else default.purity,
-                       hard=bool(m["hard"]))
+                       hard=bool(m["hard"]), bias=m["bias"] or "balanced", lean=float(m["lean"] or 4.0),
+                       seed=int(m["seed"] or 0))
     except ValueError:
         return default
 
 
 def parse_judge_option(spec: str) -> SimSpec:
-    """``simulated:0.96[,purity=0.9][,hard=1]`` (the bench's ``--judge``) as a SimSpec."""
+    """``simulated:0.96[,purity=0.9][,hard=1][,bias=lenient|strict][,lean=4]`` (the bench's ``--judge``) as a SimSpec."""
     head, _, rest = spec.partition(":")
     if head != "simulated" or not rest:
         raise DialinError(f"--judge {spec!r}: write simulated:ACCURACY[,purity=P][,hard=1], e.g. simulated:0.96")
@@ -84,11 +119,13 @@ def parse_judge_option(spec: str) -> SimSpec:
                 kw["purity"] = float(value)
             elif key == "hard":
                 kw["hard"] = value.strip().lower() in ("1", "true", "yes")
+            elif key in ("bias", "lean", "seed"):
+                kw[key] = value.strip() if key == "bias" else float(value) if key == "lean" else int(value)
             else:
                 raise ValueError(f"unknown key {key!r}")
         return SimSpec(**kw)
-    except (ValueError, IndexError) as exc:
-        raise DialinError(f"--judge {spec!r}: {exc}; write simulated:ACCURACY[,purity=P][,hard=1] with "
+    except (ValueError, IndexError, ValidationError) as exc:
+        raise DialinError(f"--judge {spec!r}: {exc}; write simulated:ACCURACY[,purity=P][,hard=1][,bias=lenient] with "
                           "0 <= ACCURACY <= 1 and 0 < P <= 1") from None
 
 
@@ -141,13 +178,20 @@ def judge(labels: list[str], spec: SimSpec, seed: str) -> JudgeAnswer:
     top = Counter(labels).most_common(2)
     frac = top[0][1] / len(labels) if labels else 0.0
     truth = "good" if frac >= spec.purity - 1e-9 else "bad"
-    p_flip = 1.0 - spec.accuracy
+    if spec.always:
+        return JudgeAnswer(label=spec.always, p_answer=0.5, truth=truth, purity=frac)
+    rates = flip_rates(spec)
     if spec.hard:
-        p_flip = min(0.5, 3 * p_flip) if _near(top, frac, spec) else p_flip / 3
-    flipped = _coin(seed).random() < p_flip
+        near = _near(top, frac, spec)
+        rates = tuple(min(0.5, 3 * r) if near else r / 3 for r in rates)  # type: ignore[assignment]
+    p_flip = rates[0] if truth == "good" else rates[1]
+    flipped = _coin(seed, *([str(spec.seed)] if spec.seed else [])).random() < p_flip
     label = ("bad" if truth == "good" else "good") if flipped else truth
-    return JudgeAnswer(label=label, p_answer=1.0 - p_flip if not flipped else max(1.0 - p_flip, p_flip),
-                       truth=truth, purity=frac)
+    # P(right | said label) at a 50/50 prior: said good -> (1 - r_good) / ((1 - r_good) + r_bad)
+    r_good, r_bad = rates
+    right, wrong = ((1 - r_good, r_bad) if label == "good" else (1 - r_bad, r_good))
+    p = right / (right + wrong) if right + wrong > 0 else 0.5
+    return JudgeAnswer(label=label, p_answer=p, truth=truth, purity=frac)
 
 
 def gold_name(labels: list[str]) -> str:

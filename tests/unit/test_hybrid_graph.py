@@ -90,12 +90,14 @@ def _budget_run(tmp_path, budget: int, asked: list):
 
 
 def test_review_budget_bounds_the_questions_and_asks_big_clusters_first(tmp_path):
+    from dialin.tools.review_priority import priority
+
     asked: list = []
     _budget_run(tmp_path, 3, asked)
     verdict_items = [it for r in asked if r["kind"] == "verdicts" for it in r["items"]]
     assert 0 < len(verdict_items) <= 3
     first = [r for r in asked if r["kind"] == "verdicts"][0]["items"]
-    keys = [it["rows"] * min(it["p_good"] or 0.5, 1 - (it["p_good"] or 0.5)) for it in first]
+    keys = [priority(it["rows"], it["p_good"], it.get("agreement")) for it in first]
     assert keys == sorted(keys, reverse=True)
 
 
@@ -103,3 +105,31 @@ def test_review_budget_zero_asks_nothing(tmp_path):
     asked: list = []
     result = _budget_run(tmp_path, 0, asked)
     assert asked == [] and result["clusters"]
+
+
+def test_simulated_server_stamp_is_flagged_within_30_verdicts(tmp_path):
+    """A real HTTP run against the simulated judge server (it reads gold labels): sim-always-good is a stamp."""
+    from dialin.measure.simulate import SimulatedServer
+
+    texts, labels = make_corpus()
+    corpus = corpus_from_texts(texts, labels=labels)
+    sim = SimulatedServer(corpus).start_background()
+    try:
+        role = lambda model: {"endpoint": "sim", "model": model, "prompt": "judge", "max_tokens": 4,  # noqa: E731
+                              "logprobs": True}
+        config = load_config(overrides={
+            "store": str(tmp_path / "store.db"), "embedder": {"kind": "toy"},
+            "endpoints": {"sim": {"base_url": sim.base_url, "backend": "vllm", "max_concurrency": 4}},
+            "roles": {"judge": role("sim-1"), "b": role("sim-1-strict"), "s": role("sim-always-good"),
+                      "namer": {"endpoint": "sim", "model": "sim-1", "prompt": "namer", "max_tokens": 24}},
+            "crowd": {"members": ["judge", "b", "s"], "control_rate": 0.25},
+            "method": {"k_candidates": [2, 4, 6, 8], "max_iterations": 2, "min_unassigned": 2, "cascade_low": None,
+                       "cascade_high": None, "judge_budget": None, "naming": "llm", "use_k_predictor": False},
+        })
+        result = run_discovery(corpus, config, base_urls={"sim": sim.base_url}, store=Store(config.store_path()))
+    finally:
+        sim.stop()
+    controls = result["stats"]["judge"]["controls"]
+    assert 0 < controls["s"]["flags"]["rubber_stamp"] <= 30
+    assert controls["judge"]["flags"] == {} and controls["judge"]["control_accuracy"] == 1.0
+    assert sim.calls["judge"] > 0

@@ -91,3 +91,52 @@ def test_simulated_config_points_judge_and_namer() -> None:
     assert cfg.roles["judge"].endpoint == cfg.roles["namer"].endpoint == "simulated"
     assert cfg.roles["judge"].model == "sim-0.8" and cfg.roles["judge"].logprobs
     assert not cfg.method.use_k_predictor
+
+
+def test_biased_judges_err_on_one_class_at_the_same_accuracy() -> None:
+    from dialin.measure.simulate import flip_rates
+
+    assert flip_rates(SimSpec(accuracy=0.8)) == pytest.approx((0.2, 0.2))
+    assert flip_rates(SimSpec(accuracy=0.8, bias="lenient")) == pytest.approx((0.08, 0.32))  # (bad|good, good|bad)
+    assert flip_rates(SimSpec(accuracy=0.8, bias="strict")) == pytest.approx((0.32, 0.08))
+    assert flip_rates(SimSpec(accuracy=0.3, bias="lenient")) == pytest.approx((0.4, 1.0))     # capped at 1
+    pure, mixed = ["a"] * 10, ["a"] * 5 + ["b"] * 5
+    rate = lambda labels, spec, said: sum(judge(labels, spec, str(i)).label == said  # noqa: E731
+                                          for i in range(4000)) / 4000
+    lenient = SimSpec(accuracy=0.8, bias="lenient")
+    assert 0.29 < rate(mixed, lenient, "good") < 0.35 and 0.06 < rate(pure, lenient, "bad") < 0.10
+    strict = SimSpec(accuracy=0.8, bias="strict", lean=9)
+    assert 0.33 < rate(pure, strict, "bad") < 0.39 and 0.02 < rate(mixed, strict, "good") < 0.06
+    # calibrated at a 50/50 prior: a lenient judge's good is weaker evidence than its bad
+    assert judge(pure, lenient, "0").p_answer == pytest.approx(0.92 / (0.92 + 0.32))
+    said_bad = next(judge(mixed, lenient, str(i)) for i in range(100) if judge(mixed, lenient, str(i)).label == "bad")
+    assert said_bad.p_answer == pytest.approx(0.68 / (0.68 + 0.08))
+    # a balanced judge answers exactly as before the bias existed (same coin, same rate)
+    assert [judge(pure, SimSpec(accuracy=0.7), str(i)).label for i in range(200)] == \
+        [judge(pure, SimSpec(accuracy=0.7, lean=9), str(i)).label for i in range(200)]
+
+
+def test_biased_and_always_model_names() -> None:
+    d = SimSpec()
+    for spec, name in ((SimSpec(accuracy=0.8, bias="lenient"), "sim-0.8-lenient"),
+                       (SimSpec(accuracy=0.7, bias="strict", lean=9), "sim-0.7-strict9"),
+                       (SimSpec(accuracy=0.9, hard=True, bias="lenient"), "sim-0.9-hard-lenient"),
+                       (SimSpec(accuracy=0.5, always="good"), "sim-always-good")):
+        assert spec.model_name == name and parse_model(name, d) == spec
+    assert parse_model("sim-0.8-sloppy", d) is d
+    stamp = parse_model("sim-always-good", d)
+    assert {judge(["a", "b"] * 5, stamp, str(i)).label for i in range(50)} == {"good"}
+    assert {judge(["a"] * 10, parse_model("sim-always-bad", d), str(i)).label for i in range(50)} == {"bad"}
+    assert parse_judge_option("simulated:0.8,bias=strict,lean=2") == SimSpec(accuracy=0.8, bias="strict", lean=2)
+    with pytest.raises(DialinError, match="simulated:ACCURACY"):
+        parse_judge_option("simulated:0.8,bias=sloppy")
+
+
+def test_a_seed_draws_other_coins_at_the_same_rate() -> None:
+    pure = ["a"] * 10
+    assert SimSpec(accuracy=0.8, seed=2).model_name == "sim-0.8-s2"
+    assert parse_model("sim-0.8-lenient-s3", SimSpec()) == SimSpec(accuracy=0.8, bias="lenient", seed=3)
+    assert parse_judge_option("simulated:0.8,seed=1") == SimSpec(accuracy=0.8, seed=1)
+    runs = {s: [judge(pure, SimSpec(accuracy=0.8, seed=s), str(i)).label for i in range(2000)] for s in (0, 1)}
+    assert runs[0] != runs[1]
+    assert all(0.17 < r.count("bad") / 2000 < 0.23 for r in runs.values())
