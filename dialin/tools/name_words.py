@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 
 from dialin.agents.namer import ACTIONS
@@ -43,14 +43,15 @@ brilliant perfect cool sure right well ahead ideally sorted happened luck enjoy 
 actually really just bit lot thing things something anything everything nothing maybe literally basically still
 already also even though ever never again back much many very quite lot lots kind sort mean guess think thought
 want wanted need needed bye goodbye hey hiya morning afternoon evening today tonight yesterday tomorrow ago soon
-later earlier now asap mate sir madam miss mrs mr ms dear hold line moment second minute minutes hour hours
+later earlier now asap mate sir madam miss mrs mr ms dear hold line moment minute minutes hour hours
 day days week weeks month months year years able sounds sound fine good bad nice awesome fab ended
 ending earning told tell say said says know knew let lets got get getting gonna wanna gotta one two three four
-five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred thousand million first second third
+five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred thousand million
 monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
 september october november december jan feb mar apr jun jul aug sep sept oct nov dec
 """.split())
-"""Filler, dates and numbers: never an objective word."""
+"""Filler, dates and numbers: never an objective word. Ordinals are not numbers read out (``second`` card,
+``third`` party, ``first`` payment): the coverage floor keeps a passing "wait a second" out (BENCHMARKS 18, session 9)."""
 FILLER_DATES = frozenset("""
 monday tuesday wednesday thursday friday saturday sunday january february march april june july august
 september october november december
@@ -77,7 +78,7 @@ ACTION_CUES: dict[str, str] = {
     "increase": r"\bincreas\w*|\braise\b|\bhigher\b", "transfer": r"\btransfer\w*|\bsend money\b",
     "apply": r"\bappl(?:y|ied|ying|ication)\b", "complain": r"\bcomplain\w*|\bunacceptable\b|\bridiculous\b",
     "order": r"\border\w*", "check": r"\bcheck\w*|\bverif\w*",
-    "thank": r"\bthank\w*|\bcheers\b|\bappreciate\w*|\bta\b",
+    "thank": r"\bthank\w*|\bthanx\b|\bthnx\b|\bthx\b|\bty\b|\btysm\b|\bcheers\b|\bappreciate\w*|\bta\b",
     "greet": r"^\s*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening))\b|\bspeaking with\b|\bhow can i help\b",
     "apologize": r"\bsorry\b|\bapolog\w*",
     "decline": r"^\s*(?:no|nope|nah)\b|\bthat's all\b|\bthats all\b|\bnothing else\b|\ball good\b|\bno thanks?\b",
@@ -110,6 +111,16 @@ FAREWELL = re.compile(r"\bbye\b|\bgoodbye\b|\bhave a (?:good|great|lovely|nice|s
 """A farewell: a cluster most of whose members say it is ``close-conversation`` (not closing an account)."""
 _CUES = {a: re.compile(p + ("|" + ZH_ACTION_CUES[a] if a in ZH_ACTION_CUES else ""), re.IGNORECASE)
          for a, p in ACTION_CUES.items()}
+
+
+def plural_key(word: str, known: Container[str]) -> str:
+    """``word``'s singular when ``known`` holds it (``cards`` -> ``card``, ``currencies`` -> ``currency``), else ``word``."""
+    if len(word) > 4 and word.endswith("ies") and word[:-3] + "y" in known:
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and word[:-1] in known:
+        return word[:-1]
+    return word
+
 
 _WORD = re.compile(r"[^\W\d_]+")
 _SENTENCE_END = re.compile(r"[.!?:;\"(\n]\s*$")
@@ -165,10 +176,9 @@ class WordFacts:
             self.persons = zh_person_names(self.corpus)
 
     def key(self, word: str) -> str:
-        """A plural folded onto its singular when the corpus has both (``cards`` -> ``card``)."""
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and word[:-1] in self.df:
-            return word[:-1]
-        return word
+        """A plural folded onto its singular when the corpus has both (``cards`` -> ``card``, ``currencies`` ->
+        ``currency``)."""
+        return plural_key(word, self.df)
 
     def allowed(self, word: str) -> bool:
         """May this word be part of a name (not filler, a date, a number or a proper noun)?"""
@@ -192,7 +202,8 @@ class WordFacts:
     def objective_words(self, texts: Sequence[str], k: int = 6,
                         min_cover: float = MIN_COVER) -> list[tuple[str, float]]:
         """The cluster's best objective words with their coverage: allowed, held by at least ``min_cover``
-        of the members (and by two when there are two), ranked by coverage x rarity in the corpus."""
+        of the members (and by two when there are two), ranked by coverage x rarity in the corpus. A word is
+        counted with its plural (``card`` / ``cards``) and written as most members write it (``transactions``)."""
         cover = self.coverage(texts)
         least = max(min_cover, min(2, len(texts)) / max(1, len(texts)) - 1e-9)
         ok = [(w, c) for w, c in cover.items() if c >= least and (self.allowed(w) or self.topic(w, c))]
@@ -204,7 +215,16 @@ class WordFacts:
                 if not any(w in v or v in w or w[:-1] == v[1:] or v[:-1] == w[1:] for v, _ in kept):
                     kept.append((w, c))
             ranked = kept
-        return ranked[:k]
+        spelt = self.spellings(texts)
+        return [(spelt.get(w, w), c) for w, c in ranked[:k]]
+
+    def spellings(self, texts: Sequence[str]) -> dict[str, str]:
+        """Each word's (``key``) form that most of ``texts`` write; a tie keeps the singular."""
+        forms: dict[str, Counter] = {}
+        for t in texts:
+            for w in set(self.tokenize(t)):
+                forms.setdefault(self.key(w), Counter())[w] += 1
+        return {k: max(c, key=lambda w: (c[w], w == k)) for k, c in forms.items()}
 
     def word_ok(self, word: str, cover: dict[str, float], min_cover: float = MIN_COVER) -> bool:
         """The rules for a word a namer model proposed: allowed, and either held by ``min_cover`` of the
@@ -318,7 +338,8 @@ def audit_names(named: Sequence[tuple[str, Sequence[str]]], corpus: Sequence[str
         held = [set(re.findall(r"[a-z]+", t.lower())) for t in texts]
         low = []
         for w in words:
-            forms = {w, w + "s", w[:-1] if w.endswith("s") else w}
+            forms = {w, w + "s", w[:-1] if w.endswith("s") else w, w[:-1] + "ies" if w.endswith("y") else w,
+                     w[:-3] + "y" if w.endswith("ies") else w}
             if re.search(r"[^\x00-\u024f]", w):  # Chinese and the like: no spaces, a member holds it as text
                 share = sum(1 for t in texts if w in t) / max(1, len(texts))
             else:

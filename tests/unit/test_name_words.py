@@ -138,3 +138,34 @@ def test_a_brand_most_members_hold_is_a_topic_a_name_a_few_hold_is_not() -> None
     facts = WordFacts(cards + CORPUS)
     assert "visa" in facts.proper and "visa" in dict(facts.objective_words(cards))
     assert "bennett" not in dict(facts.objective_words(LOST))  # 2 of 6 hold it: a person, never a topic
+
+
+def test_an_ies_plural_counts_for_its_singular_in_coverage_and_the_audit() -> None:
+    fiat = ["which currencies do you support", "can I hold several currencies", "what currency can I hold",
+            "do you support my currency", "can I exchange money"]
+    facts = WordFacts(fiat + CORPUS)
+    assert facts.key("currencies") == "currency" and facts.key("series") == "series"
+    assert dict(facts.objective_words(fiat))["currency"] == 0.8  # 4 of 5, not 2 + 2 under two spellings
+    assert audit_names([("inquire-currency_support", fiat)], fiat + CORPUS)["rare_word"] == []
+
+
+def test_an_ordinal_is_a_word_a_number_read_out_is_not() -> None:
+    spare = ["can I get a second card", "I need a second card for my partner", "how much is a second card",
+             "order four five six"]
+    facts = WordFacts(spare + CORPUS)
+    words = dict(facts.objective_words(spare))
+    assert "second" in words and "four" not in words and not facts.allowed("five")
+
+
+def test_short_thanks_are_thanks() -> None:
+    acts, outright = candidate_actions(["sweet ty", "ty!!", "ta", "thx a lot"], "customer")
+    assert (acts, outright) == (["thank"], "thank")
+
+
+def test_a_word_is_written_as_most_members_write_it() -> None:
+    hacked = ["there are transactions I never made", "strange transactions on my card", "I see a transaction I didn't make",
+              "who made these transactions"]
+    facts = WordFacts(hacked + CORPUS)
+    words = dict(facts.objective_words(hacked))
+    assert words["transactions"] == 1.0 and "transaction" not in words  # counted together, spelt as 3 of 4 write it
+    assert audit_names([("report-strange_transactions", hacked)], hacked + CORPUS)["rare_word"] == []
