@@ -105,11 +105,14 @@ def parse_model(name: str, default: SimSpec) -> SimSpec:
         return default
 
 
+_JUDGE_USAGE = "simulated:ACCURACY[,purity=P][,hard=1][,bias=lenient|strict][,lean=L][,seed=N]"
+
+
 def parse_judge_option(spec: str) -> SimSpec:
-    """``simulated:0.96[,purity=0.9][,hard=1][,bias=lenient|strict][,lean=4]`` (the bench's ``--judge``) as a SimSpec."""
+    """``simulated:0.96[,purity=0.9][,hard=1][,bias=lenient|strict][,lean=4][,seed=N]`` (the bench's ``--judge``)."""
     head, _, rest = spec.partition(":")
     if head != "simulated" or not rest:
-        raise DialinError(f"--judge {spec!r}: write simulated:ACCURACY[,purity=P][,hard=1], e.g. simulated:0.96")
+        raise DialinError(f"--judge {spec!r}: write {_JUDGE_USAGE}, e.g. simulated:0.96")
     parts = [p.strip() for p in rest.split(",") if p.strip()]
     try:
         kw: dict[str, Any] = {"accuracy": float(parts[0])}
@@ -125,7 +128,7 @@ def parse_judge_option(spec: str) -> SimSpec:
                 raise ValueError(f"unknown key {key!r}")
         return SimSpec(**kw)
     except (ValueError, IndexError, ValidationError) as exc:
-        raise DialinError(f"--judge {spec!r}: {exc}; write simulated:ACCURACY[,purity=P][,hard=1][,bias=lenient] with "
+        raise DialinError(f"--judge {spec!r}: {exc}; write {_JUDGE_USAGE} with "
                           "0 <= ACCURACY <= 1 and 0 < P <= 1") from None
 
 
