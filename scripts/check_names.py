@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from dialin.tools.name_words import audit_names
+from dialin.tools.name_audit import audit_names
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ from dialin.result import write_exports
 from dialin.inspect import edits
 from dialin.inspect.queries import clip, cluster_line, fmt_verdict
 from dialin.inspect.run_view import RunView
-from dialin.tools.name_words import explain_clusters
+from dialin.tools.name_audit import explain_clusters
 
 Confirm = Callable[[str, str], bool]
 YES = {"y", "yes", "ok", "okay", "confirm", "confirmed", "true", "1", "save", "approve", "accept"}

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dialin.tools.name_words import explain_clusters
+from dialin.tools.name_audit import explain_clusters
 
 Projection = Literal["auto", "pca", "tsne"]
 TEMPLATE = Path(__file__).with_name("report_template.html")

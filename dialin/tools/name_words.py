@@ -12,8 +12,10 @@ offline, from the corpus itself:
 
 The action is a verb from ``ACTIONS`` that the members' own wording supports (a question is
 an ``inquire``/``ask``, "I've lost" a ``report``, "thanks" a ``thank``), among the verbs of the
-speaker's role when roles are known. ``explain_name`` says why a name holds: its words and
-their coverage, the action and the share of members that do it.
+speaker's role when roles are known. A word is counted with its plural and its verb forms (``failed`` /
+``fails`` -> ``fail``), written as most members write it, negated when most of its holders negate it
+(``not_working``), and a name's words follow the members' word order (``exchange_rate``).
+``dialin/tools/name_audit.py`` says why a name holds and checks a list of names.
 """
 
 from __future__ import annotations
@@ -122,8 +124,58 @@ def plural_key(word: str, known: Container[str]) -> str:
     return word
 
 
+CONTRACTED = frozenset("isn aren wasn weren doesn didn hasn haven hadn couldn wouldn shouldn mustn needn".split())
+"""What is left of ``isn't``, ``didn't``... when ``'t`` is cut off: a negation (``not_``), never a word of its own."""
+CURRENCY_CODES = frozenset("""
+usd eur gbp jpy aud cad chf cny rmb hkd nzd sek nok dkk pln czk huf inr rub brl mxn zar sgd krw thb idr myr php ils aed sar
+""".split())
+"""Currency codes name amounts, as numbers and dates do: ``change-aud_gbp`` is an instance, ``exchange_currency`` the
+intent (BENCHMARKS 18, session 10)."""
+
+
+def verb_key(word: str, known: Container[str]) -> str:
+    """A regular verb form's base when ``known`` holds it (``failed`` / ``failing`` -> ``fail``, ``exchanging``
+    -> ``exchange``, ``transferred`` -> ``transfer``, ``applied`` -> ``apply``), else ``word``. Filler keeps its
+    own form (``ending`` is filler, ``end`` is not)."""
+    if word in FILLER or len(word) < 5:
+        return word
+    if word.endswith("ied"):
+        stems = [word[:-3] + "y"]
+    elif word.endswith("ed"):
+        stems = [word[:-1], word[:-2]]  # charged -> charge, failed -> fail
+    elif word.endswith("ing"):
+        stems = [word[:-3] + "e", word[:-3]]  # exchanging -> exchange, failing -> fail
+    else:
+        return word
+    base = stems[-1]
+    if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsez":
+        stems.append(base[:-1])  # transferred -> transfer, shipping -> ship
+    return next((s for s in stems if len(s) >= 3 and s in known and s not in FILLER), word)
+
+
+def word_key(word: str, known: Container[str]) -> str:
+    """The form a word is counted as: its singular, then its verb's base (``plural_key``, ``verb_key``)."""
+    return verb_key(plural_key(word, known), known)
+
+
 _WORD = re.compile(r"[^\W\d_]+")
 _SENTENCE_END = re.compile(r"[.!?:;\"(\n]\s*$")
+_NEGATOR = re.compile(r"(?:not|never|cannot|cant|dont|doesnt|didnt|isnt|wasnt|arent|werent|wont|hasnt|havent|hadnt|"
+                      r"couldnt|wouldnt|shouldnt|aint|.+n['’]t)")
+NEG_WINDOW = 2
+"""A word is negated when a negator (``not``, ``never``, ``isn't``, ``can't``, ...) is one of the two words before it;
+``no`` is not one (``no problem``, ``no fee``: an absence, not a negated word)."""
+
+
+def negated(text: str) -> set[str]:
+    """The words of ``text`` that a negator just before them negates (``not working``, ``isn't correct``)."""
+    words = re.findall(r"[a-z]+(?:['’][a-z]+)?", text.lower())
+    return {w for i, w in enumerate(words) if any(_NEGATOR.fullmatch(v) for v in words[max(0, i - NEG_WINDOW):i])}
+
+
+def has_negation(text: str) -> bool:
+    """Does ``text`` negate something (a negator anywhere)?"""
+    return any(_NEGATOR.fullmatch(w) for w in re.findall(r"[a-z]+(?:['’][a-z]+)?", text.lower()))
 
 
 def role_kind(role: str | None) -> str | None:
@@ -176,12 +228,14 @@ class WordFacts:
             self.persons = zh_person_names(self.corpus)
 
     def key(self, word: str) -> str:
-        """A plural folded onto its singular when the corpus has both (``cards`` -> ``card``, ``currencies`` ->
-        ``currency``)."""
-        return plural_key(word, self.df)
+        """A plural folded onto its singular and a verb form onto its base when the corpus has both (``cards`` ->
+        ``card``, ``currencies`` -> ``currency``, ``failed`` -> ``fail``: BENCHMARKS 18, session 10)."""
+        return word_key(word, self.df)
 
     def allowed(self, word: str) -> bool:
         """May this word be part of a name (not filler, a date, a number or a proper noun)?"""
+        if word in CONTRACTED or word in CURRENCY_CODES:
+            return False
         return (word not in FILLER and word not in self.proper and not any(c.isdigit() for c in word)
                 and not (self.persons is not None and self.persons.holds(word)))
 
@@ -216,7 +270,20 @@ class WordFacts:
                     kept.append((w, c))
             ranked = kept
         spelt = self.spellings(texts)
-        return [(spelt.get(w, w), c) for w, c in ranked[:k]]
+        nots = set() if self.joined else self.negations(texts, least)
+        return [(("not_" if w in nots else "") + spelt.get(w, w), c) for w, c in ranked[:k]]
+
+    def negations(self, texts: Sequence[str], least: float) -> set[str]:
+        """Words (``key``) that at least half their holders negate, and ``least`` of all members: the name says
+        ``not_working``, never the opposite of what the members say (``isn't correct`` is not ``correct``)."""
+        held, neg = Counter(), Counter()
+        for t, words in zip(texts, self.member_words(texts)):
+            negs = {self.key(w) for w in negated(t)}
+            for w in words:
+                held[w] += 1
+                neg[w] += w in negs
+        n = max(1, len(texts))
+        return {w for w, c in neg.items() if c >= 0.5 * held[w] and c / n >= least}
 
     def spellings(self, texts: Sequence[str]) -> dict[str, str]:
         """Each word's (``key``) form that most of ``texts`` write; a tie keeps the singular."""
@@ -225,6 +292,25 @@ class WordFacts:
             for w in set(self.tokenize(t)):
                 forms.setdefault(self.key(w), Counter())[w] += 1
         return {k: max(c, key=lambda w: (c[w], w == k)) for k, c in forms.items()}
+
+    def phrase_order(self, words: Sequence[str], texts: Sequence[str]) -> tuple[str, ...]:
+        """``words`` in the order the members write them (``exchange rate``, not ``rate exchange``): a word goes
+        before another when more members holding both write it first; a tie keeps the given order."""
+        if len(words) < 2 or self.joined:
+            return tuple(words)
+        keys = [self.key(w.removeprefix("not_")) for w in words]
+        firsts = []
+        for t in texts:
+            pos: dict[str, int] = {}
+            for i, w in enumerate(self.tokenize(t)):
+                pos.setdefault(self.key(w), i)
+            firsts.append(pos)
+        def wins(i: int) -> int:
+            return sum(1 for j in range(len(words)) if j != i and
+                       sum((p[keys[i]] < p[keys[j]]) - (p[keys[i]] > p[keys[j]]) for p in firsts
+                           if keys[i] in p and keys[j] in p) > 0)
+        order = sorted(range(len(words)), key=lambda i: (-wins(i), i))
+        return tuple(words[i] for i in order)
 
     def word_ok(self, word: str, cover: dict[str, float], min_cover: float = MIN_COVER) -> bool:
         """The rules for a word a namer model proposed: allowed, and either held by ``min_cover`` of the
@@ -303,68 +389,3 @@ def act_objective(action: str, role: str | None) -> str:
     if action == "close":  # a farewell (``FAREWELL``)
         return "conversation"
     return {"customer": "agent", "agent": "customer"}.get(role_kind(role) or "", "you")
-
-
-def explain_name(name: str, texts: Sequence[str], facts: WordFacts | None = None) -> str:
-    """Why a name holds: each objective word and the share of members holding it; the action and the share
-    of members whose wording does it. E.g. ``card 92% · lost 54% · action report 62% (of 13 members)``."""
-    facts = facts or WordFacts(list(texts))
-    action, _, objective = name.partition("-")
-    cover = facts.coverage(texts)
-    parts = []
-    for w in [w for w in re.split(r"_\d+$", objective)[0].split("_") if w]:
-        c = cover.get(facts.key(w.lower()), 0.0)
-        note = "" if facts.allowed(facts.key(w.lower())) else " (filler/proper noun/date)"
-        parts.append(f"{w} {c:.0%}{note}")
-    support = action_support(texts, [action]).get(action)
-    parts.append(f"action {action} " + (f"{support:.0%}" if support is not None else "(not a known verb)"))
-    return " · ".join(parts) + f" (of {len(texts)} members)"
-
-
-def audit_names(named: Sequence[tuple[str, Sequence[str]]], corpus: Sequence[str],
-                floor: float = 0.2) -> dict:
-    """The issue's check of a list of names: (name, its members' sentences) pairs, the corpus for what is a
-    proper noun. A member holds a word when the word (or its singular/plural) is one of its words.
-    Returns the names with a proper noun, those with a word held by fewer than ``floor`` of the members,
-    and their share of all names."""
-    proper = proper_nouns(corpus)
-    persons = zh_person_names(corpus)  # Chinese has no capitals: names found where the text says so
-    rare, names_of_people, set_words = [], [], []
-    for name, texts in named:
-        words = [w for w in re.split(r"_\d+$", name.partition("-")[2])[0].split("_") if w]
-        if words and all(w in SET_OBJECTIVES for w in words):
-            set_words.append(name)  # not the members' words: an act's addressee, a placeholder
-            continue
-        held = [set(re.findall(r"[a-z]+", t.lower())) for t in texts]
-        low = []
-        for w in words:
-            forms = {w, w + "s", w[:-1] if w.endswith("s") else w, w[:-1] + "ies" if w.endswith("y") else w,
-                     w[:-3] + "y" if w.endswith("ies") else w}
-            if re.search(r"[^\x00-\u024f]", w):  # Chinese and the like: no spaces, a member holds it as text
-                share = sum(1 for t in texts if w in t) / max(1, len(texts))
-            else:
-                share = sum(1 for h in held if h & forms) / max(1, len(held))
-            if share < floor:
-                low.append(f"{w} {share:.0%}")
-        if low:
-            rare.append({"name": name, "words": low, "members": len(texts)})
-        if any(w in proper or (re.search(r"[^\x00-\u024f]", w) and persons.holds(w)) for w in words):
-            names_of_people.append(name)
-    n = max(1, len(named))
-    return {"names": len(named), "proper_noun": names_of_people, "rare_word": rare,
-            "rare_share": round(len(rare) / n, 4), "set_objective": set_words}
-
-
-def facts_for(corpus: Sequence[str], language: str | None = None) -> WordFacts:
-    """``WordFacts`` with the tokenizer of the corpus's language (detected when not given)."""
-    from dialin.tools.language import detect_language, joins_words, tokenizer_for
-
-    lang = language or detect_language(list(corpus))
-    return WordFacts(corpus, tokenizer_for(lang), joined=joins_words(lang))
-
-
-def explain_clusters(result: dict, facts: WordFacts | None = None) -> dict[int, str]:
-    """``explain_name`` for every cluster of a run's result, by cluster id (the report and /rename show it)."""
-    texts = result["unique_texts"]
-    facts = facts or facts_for(texts)
-    return {c["id"]: explain_name(c["name"], [texts[i] for i in c["members"]], facts) for c in result["clusters"]}

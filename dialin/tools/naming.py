@@ -40,7 +40,7 @@ class Encoder(Protocol):
 
 def keyword_objectives(keywords: Sequence[str], top: int = CANDIDATE_WORDS) -> list[tuple[str, ...]]:
     """Each of the top key words, each ordered pair of them, each triple in rank order."""
-    kws = [k for k in dict.fromkeys(keywords) if k.isalpha() and not any(c.isupper() for c in k)][:top]
+    kws = [k for k in dict.fromkeys(keywords) if k.replace("_", "").isalpha() and not any(c.isupper() for c in k)][:top]
     out: list[tuple[str, ...]] = [(k,) for k in kws]
     out += list(itertools.permutations(kws, 2))
     out += list(itertools.combinations(kws, 3))
@@ -118,10 +118,11 @@ def grounded_name(encoder: Encoder, members: np.ndarray, texts: Sequence[str], f
     if len(members) == 0:
         return normalise_name(f"{actions[0]}-{'_'.join(objectives[0])}")
     centre = l2_normalise(np.asarray(members, dtype=np.float64).mean(axis=0))
-    V = np.asarray(encoder.encode([" ".join(o) for o in objectives]), dtype=np.float64)
+    V = np.asarray(encoder.encode([" ".join(o).replace("_", " ") for o in objectives]), dtype=np.float64)
     best = objectives[int(np.argmax(V @ centre))]
+    best = facts.phrase_order(best, texts)  # exchange_rate, not rate_exchange (BENCHMARKS 18, session 10)
     actions = [a for a in actions if (a,) != best] or actions  # check-check says nothing
-    W = np.asarray(encoder.encode([f"{a} {' '.join(best)}" for a in actions]), dtype=np.float64)
+    W = np.asarray(encoder.encode([f"{a} {' '.join(best)}".replace("_", " ") for a in actions]), dtype=np.float64)
     action = actions[int(np.argmax(W @ centre))]
     objective = [w for w in best if w != action] or list(best)
     return normalise_name(f"{action}-{'_'.join(objective)}")

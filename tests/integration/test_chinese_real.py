@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from dialin.agents.namer import is_valid_name
-from dialin.tools.name_words import audit_names
+from dialin.tools.name_audit import audit_names
 
 pytestmark = [
     pytest.mark.integration,

@@ -14,7 +14,8 @@ import pytest
 from dialin.agents.namer import is_valid_name
 from dialin.config import EmbedderConfig
 from dialin.embed import make_embedder
-from dialin.tools.name_words import WordFacts, audit_names
+from dialin.tools.name_audit import audit_names
+from dialin.tools.name_words import WordFacts
 from dialin.tools.naming import grounded_name
 
 pytestmark = [

@@ -9,7 +9,8 @@ from dialin.config import load_config
 from dialin.errors import ConfigError
 from dialin.tools.keywords import KeywordIndex, tokens
 from dialin.tools.language import cjk_tokens, detect_language, resolve_language, tokenizer_for, unicode_tokens
-from dialin.tools.name_words import WordFacts, action_support, audit_names, candidate_actions
+from dialin.tools.name_audit import audit_names
+from dialin.tools.name_words import WordFacts, action_support, candidate_actions
 
 ZH = ["我的银行卡丢了，怎么办？", "银行卡丢了，麻烦帮我挂失一下。", "卡被偷了，钱包整个都不见了。", "我想查一下我的账户余额。",
       "请问我卡里还有多少钱？", "余额多少？"]

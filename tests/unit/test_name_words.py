@@ -7,8 +7,8 @@ import asyncio
 import re
 
 from dialin.agents.namer import is_valid_name
-from dialin.tools.name_words import (WordFacts, action_support, audit_names, candidate_actions, explain_name,
-                                     proper_nouns, role_actions)
+from dialin.tools.name_audit import audit_names, explain_name
+from dialin.tools.name_words import WordFacts, action_support, candidate_actions, proper_nouns, role_actions
 from dialin.tools.naming import answer_ok, grounded_name, name_cluster
 from fakes import FakeChat, WordEncoder, naming_router
 
@@ -169,3 +169,51 @@ def test_a_word_is_written_as_most_members_write_it() -> None:
     words = dict(facts.objective_words(hacked))
     assert words["transactions"] == 1.0 and "transaction" not in words  # counted together, spelt as 3 of 4 write it
     assert audit_names([("report-strange_transactions", hacked)], hacked + CORPUS)["rare_word"] == []
+
+
+TOPUP = ["my top up failed", "why did the top up fail", "top up keeps failing", "the top up fails every time",
+         "topped up but nothing happened"]
+
+
+def test_a_verb_form_counts_for_its_base_in_coverage_and_the_audit() -> None:
+    facts = WordFacts(TOPUP + CORPUS)
+    assert facts.key("failed") == facts.key("failing") == facts.key("fails") == "fail"
+    assert facts.key("exchanging") == "exchanging"  # no base in the corpus: left as it is
+    assert WordFacts(["exchange", "exchanging", "transfer", "transferred", "apply"]).key("transferred") == "transfer"
+    assert WordFacts(["end", "ending"]).key("ending") == "ending"  # filler keeps its form (ending is filler, end is not)
+    assert dict(facts.objective_words(TOPUP))["fail"] == 0.8  # 4 of 5, not 1 + 1 + 1 + 1 under four spellings
+
+
+def test_the_audit_counts_a_verb_form_for_its_base() -> None:
+    six = TOPUP + ["top up again please"]
+    rep = audit_names([("report-top_failing", six), ("report-top_fail", six)], six + CORPUS)
+    assert rep["rare_word"] == []  # failed, fail, failing, fails: 4 of 6 members, not "failing" alone (1 of 6)
+
+
+BROKEN = ["my card is not working", "card isn't working at all", "why is my card not working",
+          "the card doesn't work in shops", "card working again?"]
+
+
+def test_a_word_most_holders_negate_is_named_with_not() -> None:
+    facts = WordFacts(BROKEN + CORPUS)
+    words = dict(facts.objective_words(BROKEN))
+    assert "not_working" in words and "working" not in words and "isn" not in words and "doesn" not in words
+    assert "not_card" not in words  # "isn't working": the card is not negated
+    rep = audit_names([("report-card_not_working", BROKEN)], BROKEN + CORPUS)
+    assert rep["rare_word"] == []  # "not": every member with a negation (isn't, doesn't)
+    assert "not 80%" in explain_name("report-card_not_working", BROKEN, facts)
+
+
+def test_contraction_stumps_and_currency_codes_are_never_words() -> None:
+    facts = WordFacts(CORPUS)
+    assert not facts.allowed("isn") and not facts.allowed("didn") and not facts.allowed("gbp")
+    assert not facts.allowed("aud") and facts.allowed("currency")
+
+
+def test_an_objective_follows_the_members_word_order() -> None:
+    rate = ["the exchange rate is wrong", "which exchange rate do you use", "exchange rate for euros",
+            "rate of exchange today"]
+    facts = WordFacts(rate + CORPUS)
+    assert facts.phrase_order(("rate", "exchange"), rate) == ("exchange", "rate")  # 3 of 4 write exchange first
+    assert facts.phrase_order(("rate", "not_wrong", "exchange"), rate)[0] == "exchange"
+    assert facts.phrase_order(("card",), rate) == ("card",)

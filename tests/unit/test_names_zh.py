@@ -7,7 +7,8 @@ from dialin.agents.namer import is_valid_name
 from dialin.inspect import inspect_edits, queries
 from dialin.inspect.report import report_data
 from dialin.tools.language import cjk_tokens
-from dialin.tools.name_words import WordFacts, audit_names, explain_clusters
+from dialin.tools.name_audit import audit_names, explain_clusters
+from dialin.tools.name_words import WordFacts
 from dialin.tools.naming import grounded_name
 from dialin.tools.zh_person import zh_person_names
 from fakes import WordEncoder
