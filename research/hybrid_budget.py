@@ -7,7 +7,9 @@ the order asked (rows, P(good), machine label, whether the reviewer flipped it),
 can be read afterwards (``--summary OUT`` prints mean +- sd per budget and order, and the flip
 rate of the first asked items).
 
-    PYTHONPATH=$PWD python research/hybrid_budget.py OUT.jsonl --data b77 --seeds 0,1,2 --budgets 0,25,50,100
+    PYTHONPATH=$PWD python research/hybrid_budget.py OUT.jsonl --data b77-small --seeds 0,1,2 --budgets 0,25,50,100
+
+``--data b77`` is session 9's first 600 rows of BANKING77 small (15 intents); ``b77-small`` the whole set.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from collections import defaultdict
 
 RULE = "rows-x-doubt"
 RENAMED = {"session9": "retried-0.25", "session7": "rows-x-doubt"}  # the names the session-9 runs were logged under
+# b77: session 9's first 600 rows (15 intents); b77-small: the whole BANKING77 small (3,079 rows, 77 intents)
 DATA = {"b77": ("../shared/data/banking77/banking77_small.jsonl", None, 600),
+        "b77-small": ("../shared/data/banking77/banking77_small.jsonl", None, None),
         "hwu64": ("../shared/data/hwu64/hwu64.jsonl", "test", None)}
 
 
@@ -95,7 +99,7 @@ def summary(out: str) -> None:
     recs = [json.loads(line) for line in open(out, encoding="utf-8")]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in recs:
-        groups[(r["data"], r["budget"], r["order"] + ("" if r["order"] == "random" or r["budget"] == 0
+        groups[(r["data"], r["budget"], r["order"] + ("" if r["order"] != "priority" or r["budget"] == 0
                                                       else "/" + RENAMED.get(r.get("rule"), r.get("rule", "rows-x-doubt"))))].append(r)
     fmt = lambda xs: f"{statistics.mean(xs):.2f} +- {statistics.pstdev(xs):.2f}"  # noqa: E731
     for (data, budget, order), rs in sorted(groups.items()):
@@ -113,7 +117,7 @@ def main() -> None:
     ap.add_argument("--data", default="b77", choices=sorted(DATA))
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--budgets", default="0,25,50,100")
-    ap.add_argument("--orders", default="priority,random")
+    ap.add_argument("--orders", default="priority,random", help="any of priority, random, calibrated")
     ap.add_argument("--acc", type=float, default=0.8)
     ap.add_argument("--summary", action="store_true")
     ap.add_argument("--rule", default="rows-x-doubt", choices=["rows-x-doubt", "retried-0.25"],

@@ -9,7 +9,7 @@ the answers) and is for ``dialin bench --reviewer simulated`` only.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,6 +46,28 @@ def ordered(items: Sequence[dict[str, Any]], how: str = "priority", seed: int = 
         random.Random(seed).shuffle(out)
         return out
     return by_priority(items)
+
+
+ROUND = 10
+"""``review_order: calibrated`` asks in rounds of this many items, re-ranking the rest after each round."""
+
+
+def calibrated(items: Sequence[dict[str, Any]], asked: Sequence[dict[str, Any]], answers: Mapping[str, str],
+               prior: float = 2.0) -> list[dict[str, Any]]:
+    """Items by rows x doubt x how often the person overturned this kind of verdict (source, label) so far,
+    against what the doubts expected, shrunk towards 1 with ``prior`` expected overturns: a P(good) that is
+    not calibrated (a cascade score, a judge's logprob) is corrected by the person's own answers."""
+    seen: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for it in asked:
+        s = seen[(it.get("source"), it["label"])]
+        s[0] += doubt(it.get("p_good"), it.get("agreement"))
+        s[1] += answers.get(it["key"], it["label"]) != it["label"]
+
+    def key(it: dict[str, Any]) -> tuple[float, float]:
+        expected, flips = seen.get((it.get("source"), it["label"]), (0.0, 0.0))
+        d = doubt(it.get("p_good"), it.get("agreement"))
+        return it["rows"] * d * (flips + prior) / (expected + prior), d
+    return sorted(items, key=key, reverse=True)
 
 
 def spent(verdicts: Mapping[str, dict]) -> int:

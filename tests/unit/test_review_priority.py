@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialin.tools.review_priority import by_priority, doubt, left, ordered, simulated_reviewer, spent
+from dialin.tools.review_priority import by_priority, calibrated, doubt, left, ordered, simulated_reviewer, spent
 
 
 def test_doubt_comes_from_p_good_then_agreement() -> None:
@@ -40,3 +40,12 @@ def test_simulated_reviewer_answers_from_gold() -> None:
     merges = review({"kind": "merges", "items": [{"group": 0, "members": [[0, 1], [2, 3]]},
                                                   {"group": 1, "members": [[0, 1], [4, 5]]}]})
     assert merges == {"accept": [0]}
+
+
+def test_calibrated_sinks_a_kind_the_person_rarely_overturns() -> None:
+    a = {"key": "a", "rows": 40, "p_good": 0.5, "label": "bad", "source": "cascade"}
+    b = {"key": "b", "rows": 40, "p_good": 0.7, "label": "good", "source": "llm"}
+    assert calibrated([a, b], [], {})[0] is a  # no answers yet: the priority order
+    asked = [{"key": f"x{i}", "rows": 40, "p_good": 0.5, "label": "bad", "source": "cascade"} for i in range(10)]
+    assert calibrated([a, b], asked, {f"x{i}": "bad" for i in range(10)})[0] is b  # 0 of 5 expected overturns
+    assert calibrated([a, b], asked, {f"x{i}": "good" for i in range(10)})[0] is a  # 10 of 5: rises
