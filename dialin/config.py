@@ -215,8 +215,8 @@ class MethodConfig(_Strict):
     review_budget: int | None = Field(None, ge=0)
     """Decisions a person will make over the run (turns review on): the verdicts and merges whose flip
     changes the most rows, least confident first (dialin.tools.review_priority). None: every uncertain item."""
-    review_order: Literal["priority", "random", "calibrated"] = "priority"
-    """Order of the budgeted review: random is the baseline; calibrated: priority in rounds, re-ranked by answers."""
+    review_order: Literal["priority", "random"] = "priority"
+    """Order of the budgeted review: random is the baseline for measurement."""
     seed: int = 0
 
     @model_validator(mode="after")

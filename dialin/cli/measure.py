@@ -177,9 +177,8 @@ def judge_eval_cmd(data: str, roles: tuple[str, ...], text_col: str, label_col: 
               help="simulated: review pauses are answered from the gold labels (measures the method; reads the answers).")
 @click.option("--review-budget", type=click.IntRange(min=0), default=None,
               help="Human decisions per dialin run (method.review_budget), asked in priority order.")
-@click.option("--review-order", type=click.Choice(["priority", "random", "calibrated"]), default="priority",
-              show_default=True, help="Order of the budgeted review (random: the baseline; calibrated: priority in "
-              "rounds of 10, re-ranked by the answers).")
+@click.option("--review-order", type=click.Choice(["priority", "random"]), default="priority", show_default=True,
+              help="Order of the budgeted review (random: the baseline).")
 @config_opt
 @json_opt
 def bench_cmd(data: str, methods: str | None, text_col: str, label_col: str, split: str | None,

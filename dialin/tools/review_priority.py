@@ -2,19 +2,25 @@
 
 ``method.review_budget`` is the number of decisions a person will make over the run. The items
 go by priority: the rows a flip would change times the chance the machine is wrong (the least
-confident first among equally large ones), so the budget goes where a wrong answer costs most.
+confident first among equally large ones), so the budget goes where a wrong answer costs most; a
+``good`` verdict counts ``GOOD_WEIGHT`` of a ``bad`` one (overturning a kept cluster sends its rows back
+to be clustered again, which moved NMI little; keeping a rejected one moved it most: BENCHMARKS 17).
 ``simulated_reviewer`` answers review pauses from gold labels: it measures the method (it reads
 the answers) and is for ``dialin bench --reviewer simulated`` only.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 GOOD_PURITY = 0.8
 """The simulated reviewer calls a cluster good when its most common gold intent holds this share of it."""
+
+
+GOOD_WEIGHT = 0.25
+"""What a ``good`` verdict's expected flip counts against a ``bad`` one's in the priority order."""
 
 
 def doubt(p_good: float | None, agreement: float | None = None) -> float:
@@ -26,15 +32,17 @@ def doubt(p_good: float | None, agreement: float | None = None) -> float:
     return 0.5
 
 
-def priority(rows: int, p_good: float | None, agreement: float | None = None) -> tuple[float, float]:
-    """Sort key (descending): expected rows a flip changes, then the doubt itself."""
+def priority(rows: int, p_good: float | None, agreement: float | None = None,
+             label: str | None = None) -> tuple[float, float]:
+    """Sort key (descending): expected rows a flip changes (x GOOD_WEIGHT for a good verdict), then the doubt."""
     d = doubt(p_good, agreement)
-    return rows * d, d
+    return rows * d * (GOOD_WEIGHT if label == "good" else 1.0), d
 
 
 def by_priority(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Items (with ``rows``, ``p_good``, optional ``agreement``) most worth a person's time first."""
-    return sorted(items, key=lambda it: priority(it["rows"], it.get("p_good"), it.get("agreement")), reverse=True)
+    """Items (with ``rows``, ``p_good``, optional ``agreement``, ``label``) most worth a person's time first."""
+    return sorted(items, key=lambda it: priority(it["rows"], it.get("p_good"), it.get("agreement"), it.get("label")),
+                  reverse=True)
 
 
 def ordered(items: Sequence[dict[str, Any]], how: str = "priority", seed: int = 0) -> list[dict[str, Any]]:
@@ -46,28 +54,6 @@ def ordered(items: Sequence[dict[str, Any]], how: str = "priority", seed: int = 
         random.Random(seed).shuffle(out)
         return out
     return by_priority(items)
-
-
-ROUND = 10
-"""``review_order: calibrated`` asks in rounds of this many items, re-ranking the rest after each round."""
-
-
-def calibrated(items: Sequence[dict[str, Any]], asked: Sequence[dict[str, Any]], answers: Mapping[str, str],
-               prior: float = 2.0) -> list[dict[str, Any]]:
-    """Items by rows x doubt x how often the person overturned this kind of verdict (source, label) so far,
-    against what the doubts expected, shrunk towards 1 with ``prior`` expected overturns: a P(good) that is
-    not calibrated (a cascade score, a judge's logprob) is corrected by the person's own answers."""
-    seen: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for it in asked:
-        s = seen[(it.get("source"), it["label"])]
-        s[0] += doubt(it.get("p_good"), it.get("agreement"))
-        s[1] += answers.get(it["key"], it["label"]) != it["label"]
-
-    def key(it: dict[str, Any]) -> tuple[float, float]:
-        expected, flips = seen.get((it.get("source"), it["label"]), (0.0, 0.0))
-        d = doubt(it.get("p_good"), it.get("agreement"))
-        return it["rows"] * d * (flips + prior) / (expected + prior), d
-    return sorted(items, key=key, reverse=True)
 
 
 def spent(verdicts: Mapping[str, dict]) -> int:

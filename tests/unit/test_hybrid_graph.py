@@ -62,7 +62,7 @@ def test_no_controls_without_a_rate(tmp_path):
     assert result["stats"]["judge"]["controls"] is None
 
 
-def _budget_run(tmp_path, budget: int, asked: list, order: str = "priority"):
+def _budget_run(tmp_path, budget: int, asked: list):
     from dialin.tools.review_priority import simulated_reviewer
 
     texts, labels = make_corpus()
@@ -74,7 +74,7 @@ def _budget_run(tmp_path, budget: int, asked: list, order: str = "priority"):
         "roles": {"judge": {"logprobs": True}},
         "method": {"k_candidates": [2, 4, 6], "max_iterations": 2, "min_unassigned": 2, "cascade_low": None,
                    "cascade_high": None, "judge_budget": None, "naming": "keywords", "merge": True,
-                   "review_budget": budget, "review_order": order},
+                   "review_budget": budget},
     })
     gold = {t: lab for t, lab in zip(texts, labels)}
     corpus = corpus_from_texts(texts)
@@ -97,19 +97,8 @@ def test_review_budget_bounds_the_questions_and_asks_big_clusters_first(tmp_path
     verdict_items = [it for r in asked if r["kind"] == "verdicts" for it in r["items"]]
     assert 0 < len(verdict_items) <= 3
     first = [r for r in asked if r["kind"] == "verdicts"][0]["items"]
-    keys = [priority(it["rows"], it["p_good"], it.get("agreement")) for it in first]
+    keys = [priority(it["rows"], it["p_good"], it.get("agreement"), it.get("label")) for it in first]
     assert keys == sorted(keys, reverse=True)
-
-
-def test_calibrated_order_asks_in_rounds_within_the_budget(tmp_path, monkeypatch):
-    import dialin.graphs.discovery.graph as graph
-
-    monkeypatch.setattr(graph, "ROUND", 1)
-    asked: list = []
-    _budget_run(tmp_path, 3, asked, order="calibrated")
-    rounds = [r["items"] for r in asked if r["kind"] == "verdicts"]
-    assert 1 < len(rounds) and all(len(items) == 1 for items in rounds)
-    assert len({it["key"] for items in rounds for it in items}) == len(rounds) <= 3
 
 
 def test_review_budget_zero_asks_nothing(tmp_path):

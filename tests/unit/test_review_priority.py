@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialin.tools.review_priority import by_priority, calibrated, doubt, left, ordered, simulated_reviewer, spent
+from dialin.tools.review_priority import by_priority, doubt, left, ordered, simulated_reviewer, spent
 
 
 def test_doubt_comes_from_p_good_then_agreement() -> None:
@@ -18,12 +18,13 @@ def test_most_rows_at_stake_first_least_confident_among_equals() -> None:
     assert sorted(i["key"] for i in shuffled) == sorted(i["key"] for i in items)
 
 
-def test_a_bad_verdict_ranks_as_a_good_one() -> None:
-    """Session 9 tried counting a bad verdict (retried next iteration) at 0.25 of a good one; on HWU64 it lost
-    2-3 NMI to this rule at budgets 25 and 50 (docs/BENCHMARKS.md 17), so both labels rank alike."""
-    items = [{"key": "bad-unsure", "rows": 100, "p_good": 0.45, "label": "bad"},
-             {"key": "good-fair", "rows": 100, "p_good": 0.8, "label": "good"}]
-    assert [i["key"] for i in by_priority(items)] == ["bad-unsure", "good-fair"]
+def test_a_good_verdict_counts_a_quarter_of_a_bad_one() -> None:
+    """Session 9 tried the reverse (a bad verdict at 0.25) and lost 2-3 NMI on HWU64; session 10 measured that
+    overturning a good verdict moved NMI little and a bad one most, and kept good at 0.25 (BENCHMARKS 17)."""
+    items = [{"key": "good-unsure", "rows": 100, "p_good": 0.55, "label": "good"},
+             {"key": "bad-fair", "rows": 100, "p_good": 0.2, "label": "bad"}]
+    assert [i["key"] for i in by_priority(items)] == ["bad-fair", "good-unsure"]
+    assert [i["key"] for i in by_priority([dict(i, label=None) for i in items])] == ["good-unsure", "bad-fair"]
 
 
 def test_budget_counts_human_decisions() -> None:
@@ -40,12 +41,3 @@ def test_simulated_reviewer_answers_from_gold() -> None:
     merges = review({"kind": "merges", "items": [{"group": 0, "members": [[0, 1], [2, 3]]},
                                                   {"group": 1, "members": [[0, 1], [4, 5]]}]})
     assert merges == {"accept": [0]}
-
-
-def test_calibrated_sinks_a_kind_the_person_rarely_overturns() -> None:
-    a = {"key": "a", "rows": 40, "p_good": 0.5, "label": "bad", "source": "cascade"}
-    b = {"key": "b", "rows": 40, "p_good": 0.7, "label": "good", "source": "llm"}
-    assert calibrated([a, b], [], {})[0] is a  # no answers yet: the priority order
-    asked = [{"key": f"x{i}", "rows": 40, "p_good": 0.5, "label": "bad", "source": "cascade"} for i in range(10)]
-    assert calibrated([a, b], asked, {f"x{i}": "bad" for i in range(10)})[0] is b  # 0 of 5 expected overturns
-    assert calibrated([a, b], asked, {f"x{i}": "good" for i in range(10)})[0] is a  # 10 of 5: rises

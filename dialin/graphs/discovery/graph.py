@@ -28,7 +28,7 @@ from dialin.graphs.discovery.treecut import add_treecut
 from dialin.result import build_result, judge_summary
 from dialin.tools.cascade import triage
 from dialin.tools.leftovers import assign_leftovers
-from dialin.tools.review_priority import ROUND, calibrated, left, ordered
+from dialin.tools.review_priority import left, ordered
 from dialin.tools.speakers import cluster_role
 from dialin.workspace import Workspace
 
@@ -115,34 +115,19 @@ def _review_verdicts(ws: Workspace, t: int, clusters: list[list[int]], verdicts:
         split_vote = len({x["label"] for x in v.get("votes", [])}) > 1
         uncertain = v["source"] != "cascade" and ((p is not None and lo <= p <= hi) or split_vote)
         if uncertain or (budget is not None and v["source"] != "human"):
-            items.append({"key": key, "label": v["label"], "source": v["source"], "p_good": p, "size": len(members),
+            items.append({"key": key, "label": v["label"], "p_good": p, "size": len(members),
                           "rows": sum(rows[i] for i in members), "agreement": v.get("agreement"),
                           "members": members, "sample": ws.texts(v.get("sample") or members[:10])})
-    if budget is not None and ws.config.method.review_order == "calibrated":
-        answers = _ask_in_rounds(t, items, budget)
-    else:
-        if budget is not None:
-            items = ordered(items, ws.config.method.review_order, ws.config.method.seed + t)[:budget]
-        if not items:
-            return {}
-        answers = interrupt({"kind": "verdicts", "iteration": t, "items": items})
+    if budget is not None:
+        items = ordered(items, ws.config.method.review_order, ws.config.method.seed + t)[:budget]
+    if not items:
+        return {}
+    answers = interrupt({"kind": "verdicts", "iteration": t, "items": items})
     changed = {}
     for key, label in (answers or {}).items():
         if key in verdicts and label in ("good", "bad"):
             changed[key] = {**verdicts[key], "label": label, "source": "human"}
     return changed
-
-
-def _ask_in_rounds(t: int, items: list[dict], budget: int) -> dict[str, str]:
-    """review_order calibrated: ROUND items at a time, the rest re-ranked by the person's answers so far."""
-    asked: list[dict] = []
-    answers: dict[str, str] = {}
-    while items and len(asked) < budget:
-        batch = calibrated(items, asked, answers)[:min(ROUND, budget - len(asked))]
-        answers.update(interrupt({"kind": "verdicts", "iteration": t, "items": batch}) or {})
-        asked += batch
-        items = [it for it in items if it not in batch]
-    return answers
 
 
 def select_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]:
