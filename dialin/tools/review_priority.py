@@ -2,7 +2,9 @@
 
 ``method.review_budget`` is the number of decisions a person will make over the run. The items
 go by priority: the rows a flip would change times the chance the machine is wrong (the least
-confident first among equally large ones), so the budget goes where a wrong answer costs most.
+confident first among equally large ones), so the budget goes where a wrong answer costs most; a
+``good`` verdict counts ``GOOD_WEIGHT`` of a ``bad`` one (overturning a kept cluster sends its rows back
+to be clustered again, which moved NMI little; keeping a rejected one moved it most: BENCHMARKS 17).
 ``simulated_reviewer`` answers review pauses from gold labels: it measures the method (it reads
 the answers) and is for ``dialin bench --reviewer simulated`` only.
 """
@@ -17,6 +19,10 @@ GOOD_PURITY = 0.8
 """The simulated reviewer calls a cluster good when its most common gold intent holds this share of it."""
 
 
+GOOD_WEIGHT = 0.25
+"""What a ``good`` verdict's expected flip counts against a ``bad`` one's in the priority order."""
+
+
 def doubt(p_good: float | None, agreement: float | None = None) -> float:
     """P(the machine's verdict is wrong), 0..0.5: from P(good), else the crowd's agreement, else 0.5."""
     if p_good is not None:
@@ -26,15 +32,17 @@ def doubt(p_good: float | None, agreement: float | None = None) -> float:
     return 0.5
 
 
-def priority(rows: int, p_good: float | None, agreement: float | None = None) -> tuple[float, float]:
-    """Sort key (descending): expected rows a flip changes, then the doubt itself."""
+def priority(rows: int, p_good: float | None, agreement: float | None = None,
+             label: str | None = None) -> tuple[float, float]:
+    """Sort key (descending): expected rows a flip changes (x GOOD_WEIGHT for a good verdict), then the doubt."""
     d = doubt(p_good, agreement)
-    return rows * d, d
+    return rows * d * (GOOD_WEIGHT if label == "good" else 1.0), d
 
 
 def by_priority(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Items (with ``rows``, ``p_good``, optional ``agreement``) most worth a person's time first."""
-    return sorted(items, key=lambda it: priority(it["rows"], it.get("p_good"), it.get("agreement")), reverse=True)
+    """Items (with ``rows``, ``p_good``, optional ``agreement``, ``label``) most worth a person's time first."""
+    return sorted(items, key=lambda it: priority(it["rows"], it.get("p_good"), it.get("agreement"), it.get("label")),
+                  reverse=True)
 
 
 def ordered(items: Sequence[dict[str, Any]], how: str = "priority", seed: int = 0) -> list[dict[str, Any]]:

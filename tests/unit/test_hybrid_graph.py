@@ -97,7 +97,7 @@ def test_review_budget_bounds_the_questions_and_asks_big_clusters_first(tmp_path
     verdict_items = [it for r in asked if r["kind"] == "verdicts" for it in r["items"]]
     assert 0 < len(verdict_items) <= 3
     first = [r for r in asked if r["kind"] == "verdicts"][0]["items"]
-    keys = [priority(it["rows"], it["p_good"], it.get("agreement")) for it in first]
+    keys = [priority(it["rows"], it["p_good"], it.get("agreement"), it.get("label")) for it in first]
     assert keys == sorted(keys, reverse=True)
 
 
