@@ -124,17 +124,17 @@ class CrowdConfig(_Strict):
     members: list[str] = Field(default_factory=list)
     """Role names (keys of ``roles``) that vote; empty = the judge alone."""
     aggregation: Literal["majority", "weighted", "dawid_skene", "glad"] = "majority"
-    """dawid_skene / glad (crowd-kit, extra ``crowd``): fitted on all the run's crowd verdicts at the end
-    of each iteration's judging; each cluster's vote is a majority until then."""
+    """dawid_skene / glad (extra ``crowd``): fitted on all the run's crowd verdicts after each iteration's judging."""
     control_rate: float = Field(0.0, ge=0.0, lt=1.0)
     """Share of the judges' queue that is control tasks (known answer): 0 = none. See dialin.agents.control."""
+    smoothing: float = Field(10.0, ge=0.0)
+    """dawid_skene: pseudo-counts pulling each member's two error rates to its accuracy (dialin.agents.crowd_em;
+    0 = crowd-kit's plain fit); control tasks' known answers anchor either fit."""
 
     @model_validator(mode="after")
     def _crowdkit_installed(self) -> "CrowdConfig":
         from dialin.agents.crowd_fit import crowdkit_missing
-
-        missing = crowdkit_missing(self.aggregation)
-        if missing:
+        if missing := crowdkit_missing(self.aggregation):
             raise ValueError(missing)
         return self
 

@@ -6,6 +6,9 @@ one. ``fit_crowd`` takes the run's verdicts (dicts keyed by cluster key), return
 it re-decided and each member's estimated accuracy:
 
 - dawid_skene: from the fitted confusion matrix, sum over labels of prior x P(says it | it is).
+  With ``smoothing`` > 0 (config ``crowd.smoothing``, default 10) the fit is ``dialin.agents.crowd_em``'s
+  smoothed two-class EM, else crowd-kit's plain one; either way the items in ``known`` (control tasks,
+  key -> known answer) anchor the fit (their posterior is clamped to the answer).
 - glad / majority / weighted: the share of the member's votes that agree with the aggregate
   (an agreement rate, not a calibrated accuracy; GLAD's ``alpha`` is reported beside it).
 """
@@ -36,7 +39,8 @@ def _crowd_votes(verdicts: Mapping[str, dict]) -> dict[str, list[dict]]:
             if v.get("source") == "crowd" and len(v.get("votes") or []) >= 2}
 
 
-def fit_crowd(verdicts: Mapping[str, dict], method: str, n_iter: int = 100) -> tuple[dict[str, dict], dict[str, Any]]:
+def fit_crowd(verdicts: Mapping[str, dict], method: str, n_iter: int = 100, smoothing: float = 0.0,
+              known: Mapping[str, str] | None = None) -> tuple[dict[str, dict], dict[str, Any]]:
     """Re-decide the crowd's verdicts with ``method`` fitted on all of them.
 
     Returns (changed verdicts by key, member stats ``{role: {"accuracy", "votes"}}``). Only
@@ -47,6 +51,20 @@ def fit_crowd(verdicts: Mapping[str, dict], method: str, n_iter: int = 100) -> t
         return {}, {}
     changed: dict[str, dict] = {}
     extra: dict[str, dict[str, float]] = {}
+    known = {k: a for k, a in (known or {}).items() if k in tasks and a in ("good", "bad")}
+    if method == "dawid_skene" and smoothing > 0:
+        from dialin.agents.crowd_em import fit_binary
+
+        post, rates, _ = fit_binary(tasks, known, smoothing)
+        for key, p_good in post.items():
+            old, label = verdicts[key], "good" if p_good >= 0.5 else "bad"
+            if old["label"] != label or old.get("p_good") != round(p_good, 6):
+                changed[key] = {**old, "label": label, "p_good": round(p_good, 6), "aggregation": method}
+        decided = {k: changed.get(k, verdicts[k])["label"] for k in tasks}
+        stats = _member_stats(tasks, decided)
+        for w, r in rates.items():
+            stats.setdefault(w, {}).update(r)
+        return changed, stats
     if method in FITTED:
         missing = crowdkit_missing(method)
         if missing:
@@ -58,7 +76,7 @@ def fit_crowd(verdicts: Mapping[str, dict], method: str, n_iter: int = 100) -> t
         if method == "dawid_skene":
             from crowdkit.aggregation import DawidSkene
 
-            model = DawidSkene(n_iter=n_iter).fit(df)
+            model = DawidSkene(n_iter=n_iter).fit(df, true_labels=pd.Series(known, dtype=object) if known else None)
         else:
             from crowdkit.aggregation import GLAD
 
@@ -102,26 +120,28 @@ def _ds_accuracy(model: Any) -> dict[str, float]:
     return out
 
 
-def refit(verdicts: Mapping[str, dict], method: str) -> dict[str, dict]:
+def refit(verdicts: Mapping[str, dict], method: str, smoothing: float = 0.0,
+          known: Mapping[str, str] | None = None) -> dict[str, dict]:
     """The verdicts a fitted aggregation re-decides (none for majority / weighted)."""
-    return fit_crowd(verdicts, method)[0] if method in FITTED else {}
+    return fit_crowd(verdicts, method, smoothing=smoothing, known=known)[0] if method in FITTED else {}
 
 
-def refit_all(verdicts: list[Verdict | None], method: str) -> list[Verdict | None]:
+def refit_all(verdicts: list[Verdict | None], method: str, smoothing: float = 0.0) -> list[Verdict | None]:
     """A list of per-item crowd verdicts (None: not all voted) re-decided by a fitted ``method``."""
     dumped = {str(i): v.model_dump() for i, v in enumerate(verdicts) if v is not None}
-    changed = refit(dumped, method)
+    changed = refit(dumped, method, smoothing)
     return [Verdict.model_validate({k: x for k, x in changed[str(i)].items() if k != "aggregation"})
             if str(i) in changed else v for i, v in enumerate(verdicts)]
 
 
-def crowd_summary(verdicts: Mapping[str, dict], method: str) -> dict[str, Any] | None:
+def crowd_summary(verdicts: Mapping[str, dict], method: str, smoothing: float = 0.0,
+                  known: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """For the run's stats: the aggregation and each member's estimated accuracy (None without a crowd)."""
     tasks = _crowd_votes(verdicts)
     if not tasks:
         return None
     if method in FITTED:
-        members = fit_crowd(verdicts, method)[1]
+        members = fit_crowd(verdicts, method, smoothing=smoothing, known=known)[1]
     else:
         members = _member_stats(tasks, {k: verdicts[k]["label"] for k in tasks})
     return {"aggregation": method, "clusters": len(tasks), "members": members}

@@ -305,7 +305,7 @@ async def ajudge_eval(corpus: Corpus, config: Config, store: Store, *, roles: li
     if len(crowd) >= 2:
         agg = [aggregate([v for v in vs if v], config.crowd.aggregation) if all(vs) else None
                for vs in zip(*(votes[r] for r in crowd))]
-        agg = refit_all(agg, config.crowd.aggregation)
+        agg = refit_all(agg, config.crowd.aggregation, config.crowd.smoothing)
         row = {"name": "crowd", "kind": "crowd", "model": "+".join(crowd),
                **score_answers(tests, [a.label if a else None for a in agg],
                                [a.p_good if a else None for a in agg], fold)}

@@ -49,6 +49,26 @@ def test_dawid_skene_crowd_reports_each_members_accuracy(tmp_path):
     assert store.load_result(result["run_id"])["stats"]["judge"]["crowd"] == crowd  # saved in SQLite
 
 
+def test_controls_anchor_the_dawid_skene_fit(tmp_path, monkeypatch):
+    """The loop hands the control tasks' known answers to the fit, and the run reports the smoothed rates."""
+    import dialin.graphs.discovery.graph as graph
+
+    seen = []
+    real = graph.refit
+
+    def spy(verdicts, method, smoothing=0.0, known=None):
+        seen.append((method, smoothing, dict(known or {})))
+        return real(verdicts, method, smoothing, known)
+
+    monkeypatch.setattr(graph, "refit", spy)
+    result, _ = _run(tmp_path, {"aggregation": "dawid_skene", "control_rate": 0.25}, labelled=True)
+    assert seen and all(m == "dawid_skene" and s == 10.0 for m, s, _ in seen)
+    known = seen[-1][2]
+    assert known and all(k.startswith("ctl:") and a in ("good", "bad") for k, a in known.items())
+    members = result["stats"]["judge"]["crowd"]["members"]
+    assert "p_good_given_bad" in members["s"] and members["s"]["p_good_given_bad"] > members["a"]["p_good_given_bad"]
+
+
 def test_label_controls_flag_the_rubber_stamp(tmp_path):
     result, _ = _run(tmp_path, {"aggregation": "majority", "control_rate": 0.25}, labelled=True)
     controls = result["stats"]["judge"]["controls"]

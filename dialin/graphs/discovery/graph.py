@@ -136,7 +136,8 @@ def select_k(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
     t = state["iteration"]
     U = state["unassigned"]
     verdicts = dict(state.get("verdicts", {}))
-    refitted = refit(verdicts, ws.config.crowd.aggregation)  # Dawid-Skene / GLAD need every cluster judged
+    crowd = ws.config.crowd  # Dawid-Skene / GLAD need every cluster judged; controls anchor Dawid-Skene
+    refitted = refit(verdicts, crowd.aggregation, crowd.smoothing, state.get("controls", {}))
     verdicts.update(refitted)
     rows = []
     for k_str, clusters in state["clusterings"].items():
@@ -296,7 +297,8 @@ def finalize(state: DiscoveryState, runtime: Runtime[Context]) -> dict[str, Any]
     result = build_result(ws, clusters, state.get("leftovers", []), state.get("history", []),
                           state.get("merges", []), state.get("stop_reason", ""),
                           judge=judge_summary(state.get("verdicts", {}).values())
-                          | {"crowd": crowd_summary(state.get("verdicts", {}), ws.config.crowd.aggregation),
+                          | {"crowd": crowd_summary(state.get("verdicts", {}), ws.config.crowd.aggregation,
+                                                    ws.config.crowd.smoothing, state.get("controls", {})),
                              "controls": control_summary(state.get("queue", []), state.get("verdicts", {}),
                                                          state.get("controls", {}))})
     revision = ws.store.save_revision(ws.run_id, result, "discovery")
