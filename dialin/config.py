@@ -140,7 +140,7 @@ class CrowdConfig(_Strict):
 
 
 class MethodConfig(_Strict):
-    clustering: ClusterMethod = "agglomerative"
+    clustering: ClusterMethod = "agglomerative"  # Ward tree cut at every K | kmeans | gmm | graph: Louvain, kNN
     k_candidates: list[int] | None = None
     """First iteration's K values; default: a grid around sqrt(n/2)."""
     k_grid_size: int = Field(3, ge=1)

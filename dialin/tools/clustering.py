@@ -14,7 +14,7 @@ import numpy as np
 
 from dialin.tools.vectors import l2_normalise
 
-ClusterMethod = Literal["kmeans", "agglomerative", "gmm"]
+ClusterMethod = Literal["kmeans", "agglomerative", "gmm", "graph"]
 
 CLUSTER_METHODS: tuple[ClusterMethod, ...] = get_args(ClusterMethod)
 """The clustering methods `cluster` accepts (the config's ``method.clustering`` is a ``ClusterMethod``)."""
@@ -55,11 +55,13 @@ def cluster(
         Embeddings, shape (n, d); rows are L2-normalised before clustering.
     k : int
         Number of clusters; clipped to n.
-    method : {"kmeans", "agglomerative", "gmm"}
+    method : {"kmeans", "agglomerative", "gmm", "graph"}
         Ward-linkage agglomerative (default, best in the paper), K-means
-        (``n_init=3``) or a diagonal-covariance Gaussian mixture.
+        (``n_init=3``), a diagonal-covariance Gaussian mixture, or Louvain
+        communities of the kNN graph (``dialin.tools.graph_clusters``; about
+        `k` clusters, within 2%, not at most `k`).
     seed : int
-        Random state for K-means and GMM (agglomerative is deterministic).
+        Random state for K-means, GMM and Louvain (agglomerative is deterministic).
 
     Returns
     -------
@@ -90,6 +92,10 @@ def cluster(
             from sklearn.cluster import AgglomerativeClustering
 
             labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(Xn)
+        elif method == "graph":
+            from dialin.tools.graph_clusters import graph_cluster
+
+            labels = graph_cluster(Xn, k, seed=seed)
         elif method == "kmeans":
             from sklearn.cluster import KMeans
 

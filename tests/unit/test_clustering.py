@@ -91,3 +91,34 @@ def test_invalid_input(X: np.ndarray, k: int, message: str) -> None:
 def test_unknown_method() -> None:
     with pytest.raises(ValueError, match="Unknown clustering method"):
         cluster(np.ones((3, 2)), 2, method="dbscan")  # type: ignore[arg-type]
+
+
+def test_graph_finds_about_k_communities_among_many_blobs() -> None:
+    rng = np.random.default_rng(1)
+    centres = np.eye(16)[:12] * 5.0
+    X = np.vstack([c + 0.05 * rng.standard_normal((20, 16)) for c in centres])
+    labels = cluster(X, 12, method="graph", seed=0)
+    assert _same_partition(labels, np.repeat(np.arange(12), 20))
+
+
+def test_graph_knn_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dialin.tools import graph_clusters
+    from dialin.tools.vectors import l2_normalise
+
+    X = l2_normalise(np.random.default_rng(2).standard_normal((50, 8)))
+    whole = graph_clusters.knn_graph(X, 5)
+    monkeypatch.setattr(graph_clusters, "BLOCK", 7)  # 8 blocks: memory BLOCK x n, the same graph
+    blocked = graph_clusters.knn_graph(X, 5)
+    assert sorted(whole.edges) == sorted(blocked.edges)
+    assert all(blocked.degree(i) >= 5 for i in range(50))  # each row joined to its 5 nearest
+
+
+def test_graph_follows_density_where_ward_cuts_across() -> None:
+    # two long, close, parallel chains: Ward's variance-balanced cut at k = 2 splits them across,
+    # the kNN graph keeps each chain whole
+    t = np.linspace(0, 12, 120)
+    a = np.c_[t, np.zeros_like(t), np.ones_like(t)]
+    b = np.c_[t, np.full_like(t, 0.6), np.ones_like(t)]
+    X, y = np.vstack([a, b]), np.repeat([0, 1], 120)
+    assert not _same_partition(cluster(X, 2, method="agglomerative"), y)
+    assert _same_partition(cluster(X, 2, method="graph", seed=0), y)
