@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from dialin.tools.keywords import tokens as english_tokens
-from dialin.tools.name_words import SET_OBJECTIVES, WordFacts, action_support, has_negation, proper_nouns, word_key
+from dialin.tools.name_words import SET_OBJECTIVES, WordFacts, action_support, negation_share, proper_nouns, word_key
 from dialin.tools.zh_person import zh_person_names
 
 
@@ -20,7 +20,7 @@ def explain_name(name: str, texts: Sequence[str], facts: WordFacts | None = None
     facts = facts or WordFacts(list(texts))
     action, _, objective = name.partition("-")
     cover = facts.coverage(texts)
-    cover["not"] = sum(1 for t in texts if has_negation(t)) / max(1, len(texts))
+    cover["not"] = negation_share(texts)
     parts = []
     for w in [w for w in re.split(r"_\d+$", objective)[0].split("_") if w]:
         c = cover.get(facts.key(w.lower()), 0.0)
@@ -56,7 +56,7 @@ def audit_names(named: Sequence[tuple[str, Sequence[str]]], corpus: Sequence[str
             if re.search(r"[^\x00-\u024f]", w):  # Chinese and the like: no spaces, a member holds it as text
                 share = sum(1 for t in texts if w in t) / max(1, len(texts))
             elif w == "not":  # not_working: any negation (isn't, can't, never)
-                share = sum(1 for t in texts if has_negation(t)) / max(1, len(texts))
+                share = negation_share(texts)
             else:
                 k = word_key(w, known)
                 share = sum(1 for h, ks in zip(held, keys) if h & forms or k in ks) / max(1, len(held))

@@ -167,15 +167,19 @@ NEG_WINDOW = 2
 ``no`` is not one (``no problem``, ``no fee``: an absence, not a negated word)."""
 
 
+def _apostrophe_words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+(?:['’][a-z]+)?", text.lower())
+
+
 def negated(text: str) -> set[str]:
     """The words of ``text`` that a negator just before them negates (``not working``, ``isn't correct``)."""
-    words = re.findall(r"[a-z]+(?:['’][a-z]+)?", text.lower())
+    words = _apostrophe_words(text)
     return {w for i, w in enumerate(words) if any(_NEGATOR.fullmatch(v) for v in words[max(0, i - NEG_WINDOW):i])}
 
 
-def has_negation(text: str) -> bool:
-    """Does ``text`` negate something (a negator anywhere)?"""
-    return any(_NEGATOR.fullmatch(w) for w in re.findall(r"[a-z]+(?:['’][a-z]+)?", text.lower()))
+def negation_share(texts: Sequence[str]) -> float:
+    """The share of ``texts`` that negate something (a negator anywhere): how many hold the word ``not``."""
+    return sum(1 for t in texts if any(_NEGATOR.fullmatch(w) for w in _apostrophe_words(t))) / max(1, len(texts))
 
 
 def role_kind(role: str | None) -> str | None:
