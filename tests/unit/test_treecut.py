@@ -92,3 +92,35 @@ def test_the_progress_line_of_a_tree_round_has_no_ratio(capsys) -> None:
 
     Progress()({"stage": "select_k", "iteration": 3, "k": 40, "ratio": None, "kept": 40, "left": 12, "stop": ""})
     assert "iteration 3: best K 40, kept 40 clusters, 12 sentences left" in capsys.readouterr().err
+
+
+def test_graph_tree_cut_at_top_is_the_graph_partition_and_descends_by_ward() -> None:
+    from scipy.cluster.hierarchy import is_valid_linkage
+
+    from dialin.tools.graph_clusters import graph_cluster
+    from dialin.tools.graph_tree import graph_ward
+    from dialin.tools.vectors import l2_normalise
+
+    # two long, close, parallel chains (Ward's top cut splits them across; the graph keeps each whole)
+    t = np.linspace(0, 12, 120)
+    X = l2_normalise(np.vstack([np.c_[t, np.zeros_like(t), np.ones_like(t)],
+                                np.c_[t, np.full_like(t, 0.6), np.ones_like(t)]]))
+    y = np.repeat([0, 1], 120)
+    h = graph_ward(X, top=2)
+    assert h.path == "graph" and is_valid_linkage(h.Z) and h.m == 240
+    assert clustering_metrics(y.tolist(), h.cut(2).tolist())["ari"] == 100.0
+    assert clustering_metrics(graph_cluster(X, 2).tolist(), h.cut(2).tolist())["ari"] == 100.0
+    assert clustering_metrics(y.tolist(), build_hierarchy(X, path="exact").cut(2).tolist())["ari"] < 100.0
+    # below the communities: each splits by its own Ward tree, never across the two
+    for k in (3, 9, 40):
+        nodes = h.cut_nodes(k)
+        assert len(nodes) == k and sorted(i for v in nodes for i in h.members(v)) == list(range(240))
+        assert all(len(set(y[h.members(v)].tolist())) == 1 for v in nodes)
+    assert graph_ward(X[:1], top=2).m == 1
+
+
+def test_treecut_loop_on_the_graph_tree_finds_the_intents(tmp_path) -> None:
+    result, fake, store, labels = run(tmp_path, loop="treecut", min_cluster_size=2, hierarchy="graph")
+    m = clustering_metrics(labels, result["row_labels"])
+    assert m["nmi"] > 90 and m["n_clusters_pred"] == 4, m
+    assert "hierarchy: graph" in result["stop_reason"]

@@ -4,7 +4,8 @@ Both loops use it: the ratio loop cuts the tree of an iteration's unassigned sen
 candidate K (``steps.cluster_indices``, ``method.clustering: agglomerative``) instead of building
 one Ward tree per K; the tree-cut loop walks it top-down (``treecut``). The path (exact Ward up to
 ``method.exact_limit`` sentences, else Ward on ``method.micro_clusters`` K-means micro-clusters) is
-chosen by size (``dialin.tools.hierarchy``).
+chosen by size (``dialin.tools.hierarchy``); ``method.hierarchy: graph`` is Ward inside the kNN graph's
+communities instead (``dialin.tools.graph_tree``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from dialin.graphs.discovery.shared import cluster_key
+from dialin.tools.graph_tree import graph_ward
 from dialin.tools.hierarchy import Hierarchy, build_hierarchy
 from dialin.workspace import Workspace
 
@@ -28,8 +30,11 @@ def tree_of(ws: Workspace, U: list[int]) -> Hierarchy:
     if key in _TREES:
         _TREES.move_to_end(key)
         return _TREES[key]
-    _TREES[key] = build_hierarchy(ws.X[U], path=m.hierarchy, micro=m.micro_clusters,
-                                  exact_limit=m.exact_limit, seed=m.seed)
+    if m.hierarchy == "graph":  # Ward inside the kNN graph's communities; the cut at top = the communities
+        _TREES[key] = graph_ward(ws.X[U], top=max(2, round(m.tree_start * (len(U) / 2) ** 0.5)), seed=m.seed)
+    else:
+        _TREES[key] = build_hierarchy(ws.X[U], path=m.hierarchy, micro=m.micro_clusters,
+                                      exact_limit=m.exact_limit, seed=m.seed)
     while len(_TREES) > KEEP:
         _TREES.popitem(last=False)
     return _TREES[key]
