@@ -62,14 +62,16 @@ def test_bench_with_a_simulated_judge(tmp_path: Path) -> None:
     assert "SIMULATED judge" in out.stderr
 
 
-def test_bench_runs_the_strong_profile_tree_cut_with_a_simulated_judge(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hierarchy", ["auto", "graph"])
+def test_bench_runs_the_strong_profile_tree_cut_with_a_simulated_judge(tmp_path: Path, hierarchy: str) -> None:
     """configs/vllm.yaml's method (treecut, min size 3, remembered refusals, dissolve) through the bench's text
-    output (its progress lines crashed on a tree round's missing ratio) and a run-wide judge budget."""
+    output (its progress lines crashed on a tree round's missing ratio) and a run-wide judge budget; on Ward's
+    tree and on the graph tree (Ward inside the kNN graph's communities)."""
     data = labelled_subset("banking77/banking77_small.jsonl", tmp_path / "b.jsonl", 8, 25)
     method = yaml.safe_load((Path(__file__).parents[2] / "configs" / "vllm.yaml").read_text())["method"]
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"store": str(tmp_path / "store.db"), "embedder": {"progress": False},
-                                   "method": {**method, "judge_budget_total": 30}}))
+                                   "method": {**method, "judge_budget_total": 30, "hierarchy": hierarchy}}))
     out = CliRunner().invoke(main, ["bench", str(data), "--methods", "dialin-nomerge", "--judge", "simulated:0.96",
                                     "--config", str(cfg)])
     assert out.exit_code == 0, out.output
@@ -80,6 +82,8 @@ def test_bench_runs_the_strong_profile_tree_cut_with_a_simulated_judge(tmp_path:
     run_id = lines[1].split("run ")[1].split()[0]
     judged = [c for c in Store(tmp_path / "store.db").calls(run_id) if c["role"] == "judge"]
     assert 0 < len(judged) <= 30  # the run-wide budget bounds node verdicts and merge checks together
+    stop = Store(tmp_path / "store.db").load_result(run_id)["stop_reason"]
+    assert f"hierarchy: {'exact' if hierarchy == 'auto' else 'graph'}" in stop
     assert "SIMULATED judge" in out.stdout + out.stderr
 
 
