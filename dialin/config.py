@@ -47,6 +47,8 @@ class EmbedderConfig(_Strict):
     model: str = "bundled:all-MiniLM-L6-v2"
     """A local folder, a hub name (needs network), or ``bundled:all-MiniLM-L6-v2``."""
     batch_size: int = Field(64, ge=1)
+    backend: Literal["auto", "onnx", "torch"] = "auto"
+    """sentence-transformers only: ``auto`` runs a local mean-pooled model through onnxruntime when installed."""
     cache: bool = True
     """Cache vectors on disk, keyed by model and text hash."""
     progress: bool = True
@@ -254,10 +256,8 @@ def _default_endpoints() -> dict[str, EndpointConfig]:
 
 def _default_roles() -> dict[str, RoleConfig]:
     return {
-        "judge": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="judge", max_tokens=4,
-                            logprobs=False),
-        "namer": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="namer", max_tokens=24,
-                            logprobs=False),
+        "judge": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="judge", max_tokens=4, logprobs=False),
+        "namer": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="namer", max_tokens=24, logprobs=False),
         "k_predictor": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="k_predictor",
                                   max_tokens=64, logprobs=False),
         "inspector": RoleConfig(endpoint="local", model="qwen2.5-coder-0.5b", prompt="inspector",

