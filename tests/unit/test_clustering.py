@@ -108,6 +108,7 @@ def test_graph_knn_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -
     X = l2_normalise(np.random.default_rng(2).standard_normal((50, 8)))
     whole = graph_clusters.knn_graph(X, 5)
     monkeypatch.setattr(graph_clusters, "BLOCK", 7)  # 8 blocks: memory BLOCK x n, the same graph
+    monkeypatch.setattr(graph_clusters, "_EDGES", type(graph_clusters._EDGES)())  # computed again, not remembered
     blocked = graph_clusters.knn_graph(X, 5)
     assert sorted(whole.edges) == sorted(blocked.edges)
     assert all(blocked.degree(i) >= 5 for i in range(50))  # each row joined to its 5 nearest
