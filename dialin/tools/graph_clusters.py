@@ -51,6 +51,10 @@ def block_rows(n: int) -> int:
     return min(BLOCK, max(64, CELLS // max(n, 1)))
 
 
+FLOOR = 1e-6
+"""The least edge weight: a negative cosine joins its rows barely, not by weight 0 (a graph of only 0 weights, e.g. a
+few opposed sentences, has no modularity: Louvain would divide by zero)."""
+
 MEMO = 2
 """kNN edge lists kept (keyed by the vectors' bytes): the loop asks several K of one set of sentences, and the
 kNN (O(n^2 d) time) is by far the costliest part at scale."""
@@ -71,7 +75,7 @@ def knn_edges(Xn: np.ndarray, neighbours: int = NEIGHBOURS) -> tuple[np.ndarray,
 
 def _knn_edges(Xn: np.ndarray, neighbours: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's ``neighbours`` nearest rows of the L2-normalised ``Xn``: (row, neighbour, cosine floored
-    at 0), row-major; found ``BLOCK`` rows (fewer above ``CELLS`` similarities) at a time in ``Xn``'s dtype."""
+    at ``FLOOR``), row-major; found ``BLOCK`` rows (fewer above ``CELLS`` similarities) at a time in ``Xn``'s dtype."""
     n = len(Xn)
     k = min(neighbours, n - 1)
     block = block_rows(n)
@@ -83,12 +87,12 @@ def _knn_edges(Xn: np.ndarray, neighbours: int) -> tuple[np.ndarray, np.ndarray,
         nn = np.argpartition(-S, k - 1, axis=1)[:, :k]
         src.append(np.repeat(start + rows, k))
         dst.append(nn.ravel())
-        wgt.append(np.maximum(S[rows[:, None], nn], 0.0).ravel())
+        wgt.append(np.maximum(S[rows[:, None], nn], FLOOR).ravel())
     return np.concatenate(src), np.concatenate(dst), np.concatenate(wgt).astype(np.float64)
 
 
 def knn_graph(Xn: np.ndarray, neighbours: int = NEIGHBOURS):  # noqa: ANN201 - networkx is imported lazily
-    """The symmetric weighted kNN graph of the L2-normalised rows ``Xn`` (networkx; weight = cosine, floored at 0)."""
+    """The symmetric weighted kNN graph of the L2-normalised rows ``Xn`` (networkx; weight = cosine, floored at ``FLOOR``)."""
     import networkx as nx
 
     a, b, w = knn_edges(Xn, neighbours)

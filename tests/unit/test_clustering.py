@@ -123,3 +123,14 @@ def test_graph_follows_density_where_ward_cuts_across() -> None:
     X, y = np.vstack([a, b]), np.repeat([0, 1], 120)
     assert not _same_partition(cluster(X, 2, method="agglomerative"), y)
     assert _same_partition(cluster(X, 2, method="graph", seed=0), y)
+
+
+def test_graph_of_opposed_sentences_still_has_communities() -> None:
+    # a few sentences whose nearest neighbours all have negative cosine: before the weight floor the graph had
+    # only 0-weight edges, and Louvain divided by zero
+    X = np.array([[1.0, 0.0], [-1.0, 0.1], [0.0, 1.0]])
+    labels = cluster(X, 2, method="graph", seed=0)
+    assert len(labels) == 3 and 1 <= len(set(labels.tolist())) <= 3
+    from dialin.tools.graph_tree import graph_ward
+
+    assert sorted(graph_ward(np.random.default_rng(0).normal(size=(2, 8)), top=2).cut(2).tolist()) == [0, 1]
