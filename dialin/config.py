@@ -192,7 +192,7 @@ class MethodConfig(_Strict):
     hierarchy, cut top-down by the judge (a good node is kept, a bad one split), then judge-verified merges
     of nearest clusters and the rest reassigned to the nearest kept cluster (dialin/graphs/discovery/treecut.py)."""
     hierarchy: Literal["auto", "exact", "micro", "graph"] = "auto"
-    """The tree both loops cut: Ward, exact up to exact_limit, else on micro-clusters; graph: nested kNN communities."""
+    """The tree both loops cut: Ward, exact up to exact_limit, else on micro-clusters; graph: Ward in kNN communities."""
     exact_limit: int = Field(5000, ge=2)
     micro_clusters: int = Field(3000, ge=2)
     tree_start: float = Field(2.0, gt=0.0)

@@ -160,8 +160,7 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         st = self._load()
         if self._onnx is not None:
-            self._onnx.batch_size = self.batch_size
-            return normalise(self._onnx.encode(texts))
+            return normalise(self._onnx.encode(texts, self.batch_size))
         X = st.encode(texts, batch_size=self.batch_size, show_progress_bar=self.progress and len(texts) > 256,
                       convert_to_numpy=True, normalize_embeddings=True)
         return normalise(X)

@@ -99,11 +99,12 @@ class OnnxEncoder:
         dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
         self.dim = dim()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        size = batch_size or self.batch_size
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first, as sentence-transformers
-        for start in range(0, len(texts), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for start in range(0, len(texts), size):
+            idx = order[start:start + size]
             feats = _features(self.st, [texts[i] for i in idx])
             out[idx] = self.session.run(["embedding"], feats)[0]
         return out

@@ -23,7 +23,6 @@ checks); beyond it nodes are decided by the cascade's score and no more merges a
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -33,14 +32,10 @@ from langgraph.types import Send
 from dialin.graphs.discovery.shared import _emit, _ws, cluster_key, pending
 from dialin.graphs.discovery.state import Context, DiscoveryState, JudgeTask
 from dialin.graphs.discovery.steps import judge_pair
-from dialin.graphs.discovery.trees import tree_of
+from dialin.graphs.discovery.trees import start_k, tree_of
 from dialin.tools.cascade import fallback_verdict, triage
 from dialin.tools.leftovers import assign_leftovers, centroids
 from dialin.workspace import Workspace
-
-
-def start_k(n: int, factor: float = 1.0) -> int:
-    return min(n, max(2, round(factor * math.sqrt(n / 2))))
 
 
 def budget_left(ws: Workspace, state: DiscoveryState) -> int | None:

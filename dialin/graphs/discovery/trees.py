@@ -10,6 +10,7 @@ communities instead (``dialin.tools.graph_tree``).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 from dialin.graphs.discovery.shared import cluster_key
@@ -22,6 +23,11 @@ KEEP = 4
 """Trees kept (role groups each have their own; an iteration's groups stay in memory)."""
 
 
+def start_k(n: int, factor: float = 1.0) -> int:
+    """Clusters of the first cut: ``factor`` x sqrt(n/2) (the tree-cut loop's start, the graph tree's communities)."""
+    return min(n, max(2, round(factor * math.sqrt(n / 2))))
+
+
 def tree_of(ws: Workspace, U: list[int]) -> Hierarchy:
     """The hierarchy of ``U`` (positions in U), built once per workspace and set (deterministic: a resumed
     run rebuilds the same tree)."""
@@ -31,7 +37,7 @@ def tree_of(ws: Workspace, U: list[int]) -> Hierarchy:
         _TREES.move_to_end(key)
         return _TREES[key]
     if m.hierarchy == "graph":  # Ward inside the kNN graph's communities; the cut at top = the communities
-        _TREES[key] = graph_ward(ws.X[U], top=max(2, round(m.tree_start * (len(U) / 2) ** 0.5)), seed=m.seed)
+        _TREES[key] = graph_ward(ws.X[U], top=start_k(len(U), m.tree_start), seed=m.seed)
     else:
         _TREES[key] = build_hierarchy(ws.X[U], path=m.hierarchy, micro=m.micro_clusters,
                                       exact_limit=m.exact_limit, seed=m.seed)
